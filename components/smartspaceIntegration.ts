@@ -1,0 +1,61 @@
+import * as pulumi from "@pulumi/pulumi";
+import { IntegrationIdentity } from "./integrationIdentity";
+
+export interface SmartspaceIntegrationArgs {
+  /** Display name of the app registration and service principal. */
+  readonly displayName: pulumi.Input<string>;
+  /** Object ID of the Smartspace service principal whose app role is assigned. */
+  readonly smartspaceServicePrincipalObjectId: pulumi.Input<string>;
+  /** ID of the Smartspace "Integrations" app role. */
+  readonly appRoleId: pulumi.Input<string>;
+  /** Tenant of the identity, reported to consumers with the client ID. */
+  readonly tenantId: pulumi.Input<string>;
+  /** Extra owners of the application. Default: none beyond the deployer. */
+  readonly owners?: pulumi.Input<pulumi.Input<string>[]>;
+  /** Object ID of the deploying identity, always an owner. Default: the azuread provider's principal. */
+  readonly deployerObjectId?: pulumi.Input<string>;
+}
+
+/** What consumers and operators need to know about one integration; nothing secret. */
+export interface IntegrationOutputs {
+  readonly clientId: pulumi.Output<string>;
+  readonly tenantId: pulumi.Output<string>;
+  readonly applicationObjectId: pulumi.Output<string>;
+  readonly servicePrincipalObjectId: pulumi.Output<string>;
+  readonly displayName: pulumi.Output<string>;
+}
+
+/**
+ * One Smartspace integration: everything a non-user caller needs, composed so that the stack program stays
+ * a short list of wiring.
+ */
+export class SmartspaceIntegration extends pulumi.ComponentResource {
+  readonly identity: IntegrationIdentity;
+  readonly outputs: IntegrationOutputs;
+
+  constructor(name: string, args: SmartspaceIntegrationArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("smartspace:index:SmartspaceIntegration", name, {}, opts);
+
+    this.identity = new IntegrationIdentity(
+      `${name}-identity`,
+      {
+        displayName: args.displayName,
+        smartspaceServicePrincipalObjectId: args.smartspaceServicePrincipalObjectId,
+        appRoleId: args.appRoleId,
+        owners: args.owners,
+        deployerObjectId: args.deployerObjectId,
+      },
+      { parent: this },
+    );
+
+    this.outputs = {
+      clientId: this.identity.clientId,
+      tenantId: pulumi.output(args.tenantId),
+      applicationObjectId: this.identity.applicationObjectId,
+      servicePrincipalObjectId: this.identity.servicePrincipalObjectId,
+      displayName: this.identity.displayName,
+    };
+
+    this.registerOutputs({ ...this.outputs });
+  }
+}

@@ -1,0 +1,79 @@
+import * as assert from "node:assert/strict";
+import { DEPLOYER_OBJECT_ID, SMARTSPACE, TENANT_ID } from "./support/azureMocks";
+import { baseConfig, OWNER_OBJECT_ID } from "./support/fixtures";
+import { runProgram } from "./support/program";
+
+const APP = "azuread:index/application:Application";
+const SP = "azuread:index/servicePrincipal:ServicePrincipal";
+const ROLE = "azuread:index/appRoleAssignment:AppRoleAssignment";
+
+describe("integration identity", () => {
+  it("creates a single-tenant application that only calls Smartspace", async () => {
+    const run = await runProgram(baseConfig());
+    const app = run.one(APP, "crm-sync-identity-app");
+    assert.equal(app.inputs.displayName, "smartspace-crm-sync-dev");
+    assert.equal(app.inputs.signInAudience, "AzureADMyOrg");
+    assert.equal(app.inputs.requiredResourceAccesses, undefined);
+    assert.equal(app.inputs.identifierUris, undefined);
+    assert.equal(app.inputs.web, undefined);
+    assert.equal(app.inputs.publicClient, undefined);
+    assert.match(String(app.inputs.notes), /managed by Pulumi \(smartspace-integration\/dev\)/);
+    assert.deepEqual(app.inputs.tags, ["smartspace-integration", "managed-by-pulumi"]);
+  });
+
+  it("assigns the Integrations role from the new service principal to the Smartspace service principal", async () => {
+    const run = await runProgram(baseConfig());
+    const app = run.one(APP, "crm-sync-identity-app");
+    const sp = run.one(SP, "crm-sync-identity-sp");
+    const role = run.one(ROLE, "crm-sync-identity-role");
+    const integration = (run.outputs.integrations as Record<string, Record<string, string>>)["crm-sync"];
+
+    assert.equal(sp.inputs.clientId, integration.clientId, "the service principal belongs to the new app");
+    // Three distinct IDs that are easy to confuse: the guide's PowerShell mixes them up.
+    assert.equal(role.inputs.principalObjectId, integration.servicePrincipalObjectId);
+    assert.notEqual(role.inputs.principalObjectId, integration.applicationObjectId);
+    assert.notEqual(role.inputs.principalObjectId, integration.clientId);
+    assert.equal(role.inputs.resourceObjectId, SMARTSPACE.objectId);
+    assert.notEqual(role.inputs.resourceObjectId, SMARTSPACE.clientId);
+    assert.equal(role.inputs.appRoleId, SMARTSPACE.integrationsRoleId);
+    assert.ok(role.dependencies.includes(sp.urn), "role assignment waits for the service principal");
+    assert.ok(sp.dependencies.includes(app.urn));
+  });
+
+  it("makes the deployer and configured owners owners of both app and service principal", async () => {
+    const run = await runProgram(
+      baseConfig({ integrations: [{ name: "crm-sync", owners: [OWNER_OBJECT_ID.toUpperCase(), DEPLOYER_OBJECT_ID] }] }),
+    );
+    const expected = [DEPLOYER_OBJECT_ID, OWNER_OBJECT_ID].sort();
+    assert.deepEqual(run.one(APP, "crm-sync-identity-app").inputs.owners, expected);
+    assert.deepEqual(run.one(SP, "crm-sync-identity-sp").inputs.owners, expected);
+  });
+
+  it("exports provider-shaped IDs per integration and nothing secret", async () => {
+    const run = await runProgram(baseConfig());
+    const integration = (run.outputs.integrations as Record<string, Record<string, string>>)["crm-sync"];
+    const app = run.one(APP, "crm-sync-identity-app");
+    assert.equal(integration.tenantId, TENANT_ID);
+    assert.equal(integration.displayName, "smartspace-crm-sync-dev");
+    assert.match(integration.clientId, /^[0-9a-f-]{36}$/);
+    const ids = new Set([integration.clientId, integration.applicationObjectId, integration.servicePrincipalObjectId]);
+    assert.equal(ids.size, 3, "client ID, application object ID and service principal object ID are distinct");
+    assert.ok(app.urn.endsWith("crm-sync-identity-app"));
+    assert.deepEqual(run.secretOutputs, []);
+  });
+
+  it("declares several integrations in one stack, each with its own identity", async () => {
+    const run = await runProgram(
+      baseConfig({
+        integrations: [{ name: "crm-sync" }, { name: "billing-bot", displayName: "Billing bot (dev)" }],
+      }),
+    );
+    assert.equal(run.byType(APP).length, 2);
+    assert.equal(run.byType(ROLE).length, 2);
+    assert.equal(run.one(APP, "billing-bot-identity-app").inputs.displayName, "Billing bot (dev)");
+    assert.deepEqual(Object.keys(run.outputs.integrations as object).sort(), ["billing-bot", "crm-sync"]);
+    // The Smartspace app is looked up once per stack, not once per integration.
+    const lookups = run.invokes.filter((i) => i.token === "azuread:index/getServicePrincipal:getServicePrincipal");
+    assert.equal(lookups.length, 1);
+  });
+});

@@ -1,0 +1,295 @@
+/**
+ * Pulumi mocks that answer the way the real providers do: provider-shaped IDs and outputs, distinct GUIDs for
+ * client IDs, application object IDs and service principal object IDs, so that a component wiring the wrong
+ * one fails a test instead of passing by coincidence.
+ *
+ * IDs are derived from the resource's type and name, never from randomness or time, so evaluating the same
+ * program twice yields identical inputs (what a second `pulumi up` sees).
+ */
+import { createHash } from "node:crypto";
+import * as pulumi from "@pulumi/pulumi";
+
+export const TENANT_ID = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+export const SUBSCRIPTION_ID = "6c1f8b42-5a3e-4d0a-9c1e-2f4b7a9d3e10";
+export const DEPLOYER_OBJECT_ID = "0b6a2d43-7f4e-4c8e-9a51-3d2f1e0c9b87";
+export const DEPLOYER_CLIENT_ID = "04b07795-8ddb-461a-bbee-02f9e1bf7b46";
+
+/** The Smartspace enterprise app as found in a customer tenant. */
+export const SMARTSPACE = {
+  clientId: "a1c2e3f4-0000-4a5b-8c9d-111122223333",
+  objectId: "5e7d9c1b-2a3f-4e6d-8b0a-444455556666",
+  applicationObjectId: "9f8e7d6c-5b4a-4321-8765-777788889999",
+  displayName: "app-westeurope-smartspace",
+  /** The role integrations must hold, matched by display name. */
+  integrationsRoleId: "d3b07384-d9a0-4c9b-8a4e-1f2e3d4c5b6a",
+  integrationsRoleValue: "SmartSpace.Integrations",
+} as const;
+
+export interface MockAppRole {
+  allowedMemberTypes: string[];
+  description: string;
+  displayName: string;
+  enabled: boolean;
+  id: string;
+  value: string;
+}
+
+/**
+ * The Smartspace app's roles, with the traps a real tenant has: a role whose *value* (not display name) is
+ * "Integrations", and a disabled role.
+ */
+export function smartspaceAppRoles(): MockAppRole[] {
+  return [
+    {
+      allowedMemberTypes: ["User"],
+      description: "Administer Smartspace",
+      displayName: "Admin",
+      enabled: true,
+      id: "8a9b0c1d-2e3f-4a5b-9c6d-7e8f9a0b1c2d",
+      value: "SmartSpace.Admin",
+    },
+    {
+      allowedMemberTypes: ["Application"],
+      description: "Legacy role kept for old clients",
+      displayName: "Legacy Integrations",
+      enabled: true,
+      id: "1f2e3d4c-5b6a-4978-8695-a4b3c2d1e0f9",
+      value: "Integrations",
+    },
+    {
+      allowedMemberTypes: ["Application"],
+      description: "Deprecated automation role",
+      displayName: "Automation",
+      enabled: false,
+      id: "2a3b4c5d-6e7f-4081-92a3-b4c5d6e7f809",
+      value: "SmartSpace.Automation",
+    },
+    {
+      allowedMemberTypes: ["Application", "User"],
+      description: "Call Smartspace APIs as an integration",
+      displayName: "Integrations",
+      enabled: true,
+      id: SMARTSPACE.integrationsRoleId,
+      value: SMARTSPACE.integrationsRoleValue,
+    },
+  ];
+}
+
+export interface MockOptions {
+  /** Replaces the Smartspace app's roles returned by getServicePrincipal. */
+  readonly appRoles?: MockAppRole[];
+  /** Service principals in the tenant, by display name; default: only the Smartspace app. */
+  readonly servicePrincipalsByDisplayName?: Record<string, { clientId: string; objectId: string }[]>;
+}
+
+/** A GUID that is a pure function of its seed. */
+export function stableGuid(...seed: string[]): string {
+  const hex = createHash("sha256").update(seed.join("|")).digest("hex");
+  return [
+    hex.slice(0, 8),
+    hex.slice(8, 12),
+    `4${hex.slice(13, 16)}`,
+    `${((parseInt(hex[16], 16) & 0x3) | 0x8).toString(16)}${hex.slice(17, 20)}`,
+    hex.slice(20, 32),
+  ].join("-");
+}
+
+/** A password-like value as Entra ID returns it: 40 characters. Secret in every assertion that matters. */
+export function mockPasswordValue(name: string): string {
+  return `Q~${createHash("sha256").update(`password|${name}`).digest("base64url").slice(0, 38)}`;
+}
+
+type State = Record<string, unknown>;
+
+function armResourceGroupId(resourceGroupName: string): string {
+  return `/subscriptions/${SUBSCRIPTION_ID}/resourceGroups/${resourceGroupName}`;
+}
+
+function newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state: State } {
+  const inputs = args.inputs as State;
+  if (!args.custom) {
+    // Component resources have no provider: the engine records them with their (empty) inputs.
+    return { id: "", state: inputs };
+  }
+  switch (args.type) {
+    case "azuread:index/application:Application": {
+      const objectId = stableGuid("application-object", args.name);
+      const clientId = stableGuid("application-client", args.name);
+      return {
+        id: `/applications/${objectId}`,
+        state: {
+          ...inputs,
+          objectId,
+          clientId,
+          publisherDomain: "contoso.onmicrosoft.com",
+          disabledByMicrosoft: "<nil>",
+        },
+      };
+    }
+    case "azuread:index/servicePrincipal:ServicePrincipal": {
+      const objectId = stableGuid("service-principal-object", args.name);
+      return {
+        id: `/servicePrincipals/${objectId}`,
+        state: {
+          ...inputs,
+          objectId,
+          applicationTenantId: TENANT_ID,
+          type: "Application",
+          servicePrincipalNames: [inputs.clientId],
+        },
+      };
+    }
+    case "azuread:index/appRoleAssignment:AppRoleAssignment": {
+      const assignmentId = stableGuid("app-role-assignment", args.name);
+      return {
+        id: `/servicePrincipals/${String(inputs.resourceObjectId)}/appRoleAssignedTo/${assignmentId}`,
+        state: {
+          ...inputs,
+          principalDisplayName: "integration",
+          principalType: "ServicePrincipal",
+          resourceDisplayName: SMARTSPACE.displayName,
+        },
+      };
+    }
+    case "azuread:index/applicationPassword:ApplicationPassword": {
+      const keyId = stableGuid("password-key", args.name);
+      const applicationObjectId = String(inputs.applicationId).replace(/^\/applications\//, "");
+      return {
+        id: `/applications/${applicationObjectId}/password/${keyId}`,
+        state: { ...inputs, keyId, value: mockPasswordValue(args.name) },
+      };
+    }
+    case "random:index/randomString:RandomString": {
+      const length = Number(inputs.length ?? 8);
+      const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
+      const digest = createHash("sha256").update(`random|${args.name}`).digest();
+      const result = Array.from({ length }, (_, i) => alphabet[digest[i % digest.length] % alphabet.length]).join(
+        "",
+      );
+      return { id: result, state: { ...inputs, result } };
+    }
+    case "azure-native:keyvault:Vault": {
+      const vaultName = String(inputs.vaultName ?? args.name);
+      const properties = (inputs.properties ?? {}) as State;
+      return {
+        id: `${armResourceGroupId(String(inputs.resourceGroupName))}/providers/Microsoft.KeyVault/vaults/${vaultName}`,
+        state: {
+          ...inputs,
+          name: vaultName,
+          type: "Microsoft.KeyVault/vaults",
+          properties: {
+            ...properties,
+            vaultUri: `https://${vaultName}.vault.azure.net/`,
+            provisioningState: "Succeeded",
+          },
+        },
+      };
+    }
+    case "azure-native:keyvault:Secret": {
+      const secretName = String(inputs.secretName ?? args.name);
+      const vaultName = String(inputs.vaultName);
+      const version = createHash("sha256").update(`version|${args.name}`).digest("hex").slice(0, 32);
+      const properties = { ...((inputs.properties ?? {}) as State) };
+      // Azure never returns a secret's value from the management plane.
+      delete properties.value;
+      return {
+        id: `${armResourceGroupId(String(inputs.resourceGroupName))}/providers/Microsoft.KeyVault/vaults/${vaultName}/secrets/${secretName}`,
+        state: {
+          ...inputs,
+          name: secretName,
+          type: "Microsoft.KeyVault/vaults/secrets",
+          properties: {
+            ...properties,
+            secretUri: `https://${vaultName}.vault.azure.net/secrets/${secretName}`,
+            secretUriWithVersion: `https://${vaultName}.vault.azure.net/secrets/${secretName}/${version}`,
+          },
+        },
+      };
+    }
+    case "azure-native:authorization:RoleAssignment": {
+      const name = String(inputs.roleAssignmentName ?? stableGuid("role-assignment", args.name));
+      return {
+        id: `${String(inputs.scope)}/providers/Microsoft.Authorization/roleAssignments/${name}`,
+        state: { ...inputs, name, type: "Microsoft.Authorization/roleAssignments" },
+      };
+    }
+    case "pulumi-nodejs:dynamic:Resource": {
+      return {
+        id: `${String(inputs.workspaceId)}/${String(inputs.principalId)}`,
+        state: { ...inputs, grantedAt: "2026-01-01T00:00:00Z" },
+      };
+    }
+    default:
+      throw new Error(`azureMocks: no mock for resource type ${args.type} (${args.name}); add one`);
+  }
+}
+
+function call(args: pulumi.runtime.MockCallArgs, options: MockOptions): Record<string, unknown> {
+  const inputs = args.inputs as State;
+  switch (args.token) {
+    case "azuread:index/getClientConfig:getClientConfig":
+      return {
+        id: `${DEPLOYER_CLIENT_ID}-${TENANT_ID}`,
+        clientId: DEPLOYER_CLIENT_ID,
+        objectId: DEPLOYER_OBJECT_ID,
+        tenantId: TENANT_ID,
+      };
+    case "azure-native:authorization:getClientConfig":
+      return {
+        clientId: DEPLOYER_CLIENT_ID,
+        objectId: DEPLOYER_OBJECT_ID,
+        subscriptionId: SUBSCRIPTION_ID,
+        tenantId: TENANT_ID,
+      };
+    case "azuread:index/getServicePrincipal:getServicePrincipal":
+      return smartspaceServicePrincipal(inputs, options);
+    default:
+      throw new Error(`azureMocks: no mock for invoke ${args.token}; the program called something unexpected`);
+  }
+}
+
+function smartspaceServicePrincipal(inputs: State, options: MockOptions): Record<string, unknown> {
+  const byName = options.servicePrincipalsByDisplayName ?? {
+    [SMARTSPACE.displayName]: [{ clientId: SMARTSPACE.clientId, objectId: SMARTSPACE.objectId }],
+  };
+  let match: { clientId: string; objectId: string; displayName: string } | undefined;
+  if (inputs.clientId !== undefined) {
+    for (const [displayName, principals] of Object.entries(byName)) {
+      const found = principals.find((sp) => sp.clientId === inputs.clientId);
+      if (found) match = { ...found, displayName };
+    }
+    if (!match) throw new Error(`No service principal found for client ID "${String(inputs.clientId)}"`);
+  } else if (inputs.displayName !== undefined) {
+    const principals = byName[String(inputs.displayName)] ?? [];
+    // The real provider refuses to guess between service principals sharing a display name.
+    if (principals.length !== 1) {
+      throw new Error(
+        principals.length === 0
+          ? `No service principal found matching display name: "${String(inputs.displayName)}"`
+          : `Found multiple service principals matching display name: "${String(inputs.displayName)}"`,
+      );
+    }
+    match = { ...principals[0], displayName: String(inputs.displayName) };
+  } else {
+    throw new Error("One of `clientId`, `displayName` or `objectId` must be specified");
+  }
+  return {
+    id: `/servicePrincipals/${match.objectId}`,
+    objectId: match.objectId,
+    clientId: match.clientId,
+    displayName: match.displayName,
+    accountEnabled: true,
+    appRoleAssignmentRequired: true,
+    appRoles: options.appRoles ?? smartspaceAppRoles(),
+    appRoleIds: {},
+    applicationTenantId: TENANT_ID,
+    type: "Application",
+  };
+}
+
+export function azureMocks(options: MockOptions = {}): pulumi.runtime.Mocks {
+  return {
+    newResource: (args) => newResource(args),
+    call: (args) => call(args, options),
+  };
+}

@@ -1,0 +1,224 @@
+/**
+ * Runs the real stack program (index.ts) under Pulumi's mocks and records what it registers, the way the
+ * engine would see it: each resource's type, name, parent, inputs (with secret-ness preserved), explicit
+ * dependencies and additional secret outputs.
+ */
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import { azureMocks, MockOptions } from "./azureMocks";
+
+const PROJECT_ROOT = path.resolve(__dirname, "..", "..");
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+
+export interface RecordedResource {
+  readonly type: string;
+  readonly name: string;
+  readonly urn: string;
+  readonly parentUrn: string;
+  readonly custom: boolean;
+  /** Inputs with secrets unwrapped, as a provider receives them. */
+  readonly inputs: Record<string, unknown>;
+  /** Dotted paths of inputs that were secret (`properties.value`). */
+  readonly secretInputs: readonly string[];
+  /** URNs of explicit and implicit dependencies. */
+  readonly dependencies: readonly string[];
+  readonly additionalSecretOutputs: readonly string[];
+  readonly deleteBeforeReplace: boolean;
+}
+
+export interface ProgramRun {
+  readonly resources: RecordedResource[];
+  /** The program's exports, fully resolved, with secrets unwrapped. */
+  readonly outputs: Record<string, unknown>;
+  /** Exports paths whose values are secret. */
+  readonly secretOutputs: readonly string[];
+  readonly invokes: { token: string; inputs: Record<string, unknown> }[];
+  byType(type: string): RecordedResource[];
+  one(type: string, name: string): RecordedResource;
+}
+
+export interface RunOptions extends MockOptions {
+  readonly stack?: string;
+  readonly preview?: boolean;
+  /** Extra environment for the run (restored afterwards). */
+  readonly env?: Record<string, string | undefined>;
+}
+
+/** Config in the shape of a stack file's `config:` block, keyed without the project prefix. */
+export type StackConfigValues = Record<string, unknown>;
+
+/** Turns structured config into what Pulumi hands the program: fully qualified keys, JSON-encoded values. */
+export function toRawConfig(values: StackConfigValues, project = "smartspace-integration"): Record<string, string> {
+  const raw: Record<string, string> = {};
+  for (const [key, value] of Object.entries(values)) {
+    const fullKey = key.includes(":") ? key : `${project}:${key}`;
+    raw[fullKey] = typeof value === "string" ? value : JSON.stringify(value);
+  }
+  return raw;
+}
+
+function unwrapSecrets(value: unknown, at: string, secretPaths: string[]): unknown {
+  if (Array.isArray(value)) {
+    return value.map((item, index) => unwrapSecrets(item, `${at}[${index}]`, secretPaths));
+  }
+  if (value !== null && typeof value === "object") {
+    const record = value as Record<string, unknown>;
+    if (record[SECRET_SIG] === "1b47061264138c4ac30d75fd1eb44270") {
+      secretPaths.push(at);
+      return unwrapSecrets(record.value, at, []);
+    }
+    if (record[SECRET_SIG] !== undefined) {
+      // Resource references and other special values: keep only what a test may look at.
+      return record.urn ?? record.id ?? record.value ?? record;
+    }
+    return Object.fromEntries(
+      Object.entries(record).map(([key, item]) => [key, unwrapSecrets(item, at ? `${at}.${key}` : key, secretPaths)]),
+    );
+  }
+  return value;
+}
+
+function clearProgramModules(): void {
+  for (const file of Object.keys(require.cache)) {
+    if (file.startsWith(PROJECT_ROOT) && !file.includes(`${path.sep}node_modules${path.sep}`) && !file.includes(`${path.sep}tests${path.sep}`)) {
+      delete require.cache[file];
+    }
+  }
+}
+
+async function settle(): Promise<void> {
+  const waitForRPCs = (pulumi.runtime as unknown as { waitForRPCs: () => Promise<void> }).waitForRPCs;
+  await waitForRPCs();
+}
+
+/**
+ * Evaluates index.ts with the given config. Rejects with the program's error (e.g. a ConfigError) when
+ * evaluation fails.
+ */
+export async function runProgram(config: StackConfigValues, options: RunOptions = {}): Promise<ProgramRun> {
+  const stack = options.stack ?? "dev";
+  const resources: RecordedResource[] = [];
+  const invokes: { token: string; inputs: Record<string, unknown> }[] = [];
+  const baseMocks = azureMocks(options);
+  const mocks: pulumi.runtime.Mocks = {
+    newResource: baseMocks.newResource,
+    call: (args) => {
+      invokes.push({ token: args.token, inputs: args.inputs as Record<string, unknown> });
+      return baseMocks.call(args);
+    },
+  };
+  await pulumi.runtime.setMocks(mocks, "smartspace-integration", stack, options.preview ?? false);
+  pulumi.runtime.setAllConfig(toRawConfig(config));
+
+  type Request = {
+    getType(): string;
+    getName(): string;
+    getParent(): string;
+    getCustom(): boolean;
+    getObject(): { toJavaScript(): Record<string, unknown> } | undefined;
+    getDependenciesList(): string[];
+    getPropertydependenciesMap(): { forEach(cb: (deps: { getUrnsList(): string[] }) => void): void };
+    getAdditionalsecretoutputsList(): string[];
+    getDeletebeforereplace(): boolean;
+  };
+  type Monitor = { registerResource(req: Request, cb: (err: unknown, res: { getUrn(): string }) => void): void };
+  const monitor = pulumi.runtime.getMonitor() as unknown as Monitor;
+  const register = monitor.registerResource.bind(monitor);
+  monitor.registerResource = (req, cb) => {
+    register(req, (err, res) => {
+      if (!err) {
+        const secretInputs: string[] = [];
+        const inputs = unwrapSecrets(req.getObject()?.toJavaScript() ?? {}, "", secretInputs) as Record<string, unknown>;
+        const dependencies = new Set(req.getDependenciesList());
+        req.getPropertydependenciesMap().forEach((deps) => deps.getUrnsList().forEach((urn) => dependencies.add(urn)));
+        resources.push({
+          type: req.getType(),
+          name: req.getName(),
+          urn: res.getUrn(),
+          parentUrn: req.getParent(),
+          custom: req.getCustom(),
+          inputs,
+          secretInputs,
+          dependencies: [...dependencies],
+          additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
+          deleteBeforeReplace: req.getDeletebeforereplace(),
+        });
+      }
+      cb(err, res);
+    });
+  };
+
+  const savedEnv: Record<string, string | undefined> = {};
+  for (const [key, value] of Object.entries(options.env ?? {})) {
+    savedEnv[key] = process.env[key];
+    if (value === undefined) delete process.env[key];
+    else process.env[key] = value;
+  }
+  // Errors raised inside apply() or by a failed registration surface as unhandled rejections, exactly as
+  // they fail `pulumi up`; turn them into this run's rejection instead of a hang.
+  let failProgram: (error: unknown) => void = () => undefined;
+  const failed = new Promise<never>((_, reject) => (failProgram = reject));
+  failed.catch(() => undefined);
+  const onUnhandled = (error: unknown) => failProgram(error);
+  process.on("unhandledRejection", onUnhandled);
+  try {
+    clearProgramModules();
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const program = require(path.join(PROJECT_ROOT, "index")) as Record<string, unknown>;
+    const exported = pulumi.output(program);
+    const secretOutputs: string[] = [];
+    const resolved = await Promise.race([new Promise<unknown>((resolve) => exported.apply(resolve)), failed]);
+    await Promise.race([settle(), failed]);
+    const outputs = await collectSecretPaths(program, resolved as Record<string, unknown>, secretOutputs);
+    return {
+      resources,
+      outputs,
+      secretOutputs,
+      invokes,
+      byType: (type) => resources.filter((resource) => resource.type === type),
+      one: (type, name) => {
+        const found = resources.filter((resource) => resource.type === type && resource.name === name);
+        if (found.length !== 1) {
+          throw new Error(
+            `expected one ${type} named ${name}, found ${found.length}; registered: ${resources
+              .map((r) => `${r.type}::${r.name}`)
+              .join(", ")}`,
+          );
+        }
+        return found[0];
+      },
+    };
+  } finally {
+    process.off("unhandledRejection", onUnhandled);
+    for (const [key, value] of Object.entries(savedEnv)) {
+      if (value === undefined) delete process.env[key];
+      else process.env[key] = value;
+    }
+  }
+}
+
+/** Walks the program's exports and records which leaves are secret Outputs. */
+async function collectSecretPaths(
+  program: Record<string, unknown>,
+  resolved: Record<string, unknown>,
+  secretPaths: string[],
+): Promise<Record<string, unknown>> {
+  async function walk(value: unknown, at: string): Promise<void> {
+    if (pulumi.Output.isInstance(value)) {
+      if (await value.isSecret) {
+        secretPaths.push(at);
+        return;
+      }
+      const inner = await new Promise<unknown>((resolve) => value.apply((v) => resolve(v)));
+      await walk(inner, at);
+      return;
+    }
+    if (Array.isArray(value)) {
+      await Promise.all(value.map((item, index) => walk(item, `${at}[${index}]`)));
+    } else if (value !== null && typeof value === "object" && !pulumi.Resource.isInstance(value)) {
+      await Promise.all(Object.entries(value).map(([key, item]) => walk(item, at ? `${at}.${key}` : key)));
+    }
+  }
+  await walk(program, "");
+  return resolved;
+}
