@@ -57,7 +57,12 @@ function uniqueList<T extends z.ZodType<string>>(item: T, what: string) {
     values.forEach((value, index) => {
       const key = value.toLowerCase();
       if (seen.has(key)) {
-        ctx.addIssue({ code: "custom", path: [index], input: value, message: `duplicate ${what} in the list` });
+        ctx.addIssue({
+          code: "custom",
+          path: [index],
+          input: value,
+          message: `duplicate ${what} in the list`,
+        });
       }
       seen.add(key);
     });
@@ -103,7 +108,10 @@ const smartspaceSchema = z
 const keyVaultSchema = z
   .strictObject(
     {
-      id: z.string({ error: EXPECTED.keyVaultId }).regex(KEY_VAULT_ID, { error: EXPECTED.keyVaultId }).optional(),
+      id: z
+        .string({ error: EXPECTED.keyVaultId })
+        .regex(KEY_VAULT_ID, { error: EXPECTED.keyVaultId })
+        .optional(),
       resourceGroupName: z
         .string({ error: EXPECTED.resourceGroupName })
         .regex(RESOURCE_GROUP_NAME, { error: EXPECTED.resourceGroupName })
@@ -241,7 +249,7 @@ export function parseStackConfig(raw: Readonly<Record<string, string>>, stack: s
     const key = fullKey.slice(separator + 1);
     if (!(KNOWN_KEYS as string[]).includes(key)) {
       problems.push(
-        `${fullKey} ${formatValue(text)}: unknown key; expected one of ${KNOWN_KEYS.map((k) => `${PROJECT}:${k}`).join(", ")}`,
+        `${fullKey} ${formatValue(parseValue(text))}: unknown key; expected one of ${KNOWN_KEYS.map((k) => `${PROJECT}:${k}`).join(", ")}`,
       );
       continue;
     }

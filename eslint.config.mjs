@@ -11,11 +11,12 @@ export default tseslint.config(
     languageOptions: { globals: { ...globals.node, ...globals.mocha } },
     rules: {
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
-      // Outputs must never be interpolated into plain template strings; pulumi.interpolate exists for that.
+      // Resources declared inside apply() are invisible to preview and break dependency tracking.
       "no-restricted-syntax": [
         "error",
         {
-          selector: "CallExpression[callee.property.name='apply'] NewExpression",
+          selector:
+            "CallExpression[callee.property.name='apply'] NewExpression[callee.object.name=/^(azuread|keyvault|authorization|random)$/]",
           message: "Never create resources inside apply(); pass Outputs as inputs instead.",
         },
       ],

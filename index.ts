@@ -1,5 +1,6 @@
 import * as azuread from "@pulumi/azuread";
 import * as pulumi from "@pulumi/pulumi";
+import { CredentialVault } from "./components/credentialVault";
 import { SmartspaceIntegration } from "./components/smartspaceIntegration";
 import { loadStackConfig } from "./config";
 import { lookupSmartspaceApp } from "./lib/smartspaceApp";
@@ -11,6 +12,14 @@ const config = loadStackConfig();
 const client = azuread.getClientConfigOutput();
 const smartspace = lookupSmartspaceApp(config.smartspace);
 
+const vault = new CredentialVault("credentials", {
+  existingVaultId: config.keyVault.id,
+  resourceGroupName: config.keyVault.resourceGroupName,
+  name: config.keyVault.name,
+  location: config.keyVault.location,
+  tenantId: client.tenantId,
+});
+
 const deployed = config.integrations.map(
   (integration) =>
     new SmartspaceIntegration(integration.name, {
@@ -20,13 +29,22 @@ const deployed = config.integrations.map(
       tenantId: client.tenantId,
       owners: integration.owners,
       deployerObjectId: client.objectId,
+      vault: {
+        resourceGroupName: vault.resourceGroupName,
+        vaultName: vault.vaultName,
+        subscriptionId: vault.subscriptionId,
+      },
+      rotationDays: integration.rotationDays,
+      secretReaders: integration.secretReaders,
     }),
 );
 
-/** Per integration, keyed by name: the IDs a consumer needs. Nothing secret. */
+/** Per integration, keyed by name: the IDs and Key Vault URIs a consumer needs. Never a secret value. */
 export const integrations: Record<string, SmartspaceIntegration["outputs"]> = Object.fromEntries(
   deployed.map((integration, index) => [config.integrations[index].name, integration.outputs]),
 );
 
+export const keyVaultId = vault.vaultId;
+export const keyVaultUri = vault.vaultUri;
 export const smartspaceServicePrincipalObjectId = smartspace.servicePrincipalObjectId;
 export const tenantId: pulumi.Output<string> = client.tenantId;

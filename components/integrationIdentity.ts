@@ -50,9 +50,7 @@ export class IntegrationIdentity extends pulumi.ComponentResource {
     // does not show up as a diff.
     const owners = pulumi
       .all([deployerObjectId, args.owners ?? []])
-      .apply(([deployer, extra]) =>
-        [...new Set([deployer, ...extra].map((id) => id.toLowerCase()))].sort(),
-      );
+      .apply(([deployer, extra]) => [...new Set([deployer, ...extra].map((id) => id.toLowerCase()))].sort());
     const notes =
       args.notes ??
       pulumi.interpolate`Smartspace integration identity managed by Pulumi (${pulumi.getProject()}/${pulumi.getStack()}). Changes made by hand are reverted on the next deployment.`;

@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { IntegrationCredentials } from "./integrationCredentials";
 import { IntegrationIdentity } from "./integrationIdentity";
 
 export interface SmartspaceIntegrationArgs {
@@ -14,6 +15,18 @@ export interface SmartspaceIntegrationArgs {
   readonly owners?: pulumi.Input<pulumi.Input<string>[]>;
   /** Object ID of the deploying identity, always an owner. Default: the azuread provider's principal. */
   readonly deployerObjectId?: pulumi.Input<string>;
+  /** Vault that stores the client ID, tenant ID and current client secret. */
+  readonly vault: {
+    readonly resourceGroupName: pulumi.Input<string>;
+    readonly vaultName: pulumi.Input<string>;
+    readonly subscriptionId: pulumi.Input<string>;
+  };
+  /** Days between client secret rotations. Default: 90. */
+  readonly rotationDays?: number;
+  /** Principals allowed to read this integration's secrets. Default: none. */
+  readonly secretReaders?: readonly string[];
+  /** Instant the rotation schedule is computed for. Default: now (only its rotation period matters). */
+  readonly now?: Date;
 }
 
 /** What consumers and operators need to know about one integration; nothing secret. */
@@ -23,6 +36,16 @@ export interface IntegrationOutputs {
   readonly applicationObjectId: pulumi.Output<string>;
   readonly servicePrincipalObjectId: pulumi.Output<string>;
   readonly displayName: pulumi.Output<string>;
+  /** Versionless Key Vault secret URIs. */
+  readonly keyVaultSecretUris: {
+    readonly clientId: pulumi.Output<string>;
+    readonly tenantId: pulumi.Output<string>;
+    readonly clientSecret: pulumi.Output<string>;
+  };
+  /** End of the current client secret's validity. */
+  readonly secretExpiresOn: string;
+  /** When the next deployment rotates the older client secret slot. */
+  readonly nextRotationOn: string;
 }
 
 /**
@@ -31,6 +54,7 @@ export interface IntegrationOutputs {
  */
 export class SmartspaceIntegration extends pulumi.ComponentResource {
   readonly identity: IntegrationIdentity;
+  readonly credentials: IntegrationCredentials;
   readonly outputs: IntegrationOutputs;
 
   constructor(name: string, args: SmartspaceIntegrationArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -48,12 +72,30 @@ export class SmartspaceIntegration extends pulumi.ComponentResource {
       { parent: this },
     );
 
+    this.credentials = new IntegrationCredentials(
+      `${name}-credentials`,
+      {
+        integrationName: name,
+        applicationId: this.identity.applicationId,
+        clientId: this.identity.clientId,
+        tenantId: args.tenantId,
+        rotationDays: args.rotationDays,
+        vault: args.vault,
+        secretReaders: args.secretReaders,
+        now: args.now,
+      },
+      { parent: this },
+    );
+
     this.outputs = {
       clientId: this.identity.clientId,
       tenantId: pulumi.output(args.tenantId),
       applicationObjectId: this.identity.applicationObjectId,
       servicePrincipalObjectId: this.identity.servicePrincipalObjectId,
       displayName: this.identity.displayName,
+      keyVaultSecretUris: this.credentials.secretUris,
+      secretExpiresOn: this.credentials.secretExpiresOn,
+      nextRotationOn: this.credentials.nextRotationOn,
     };
 
     this.registerOutputs({ ...this.outputs });

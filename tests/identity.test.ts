@@ -42,7 +42,9 @@ describe("integration identity", () => {
 
   it("makes the deployer and configured owners owners of both app and service principal", async () => {
     const run = await runProgram(
-      baseConfig({ integrations: [{ name: "crm-sync", owners: [OWNER_OBJECT_ID.toUpperCase(), DEPLOYER_OBJECT_ID] }] }),
+      baseConfig({
+        integrations: [{ name: "crm-sync", owners: [OWNER_OBJECT_ID.toUpperCase(), DEPLOYER_OBJECT_ID] }],
+      }),
     );
     const expected = [DEPLOYER_OBJECT_ID, OWNER_OBJECT_ID].sort();
     assert.deepEqual(run.one(APP, "crm-sync-identity-app").inputs.owners, expected);
@@ -56,8 +58,16 @@ describe("integration identity", () => {
     assert.equal(integration.tenantId, TENANT_ID);
     assert.equal(integration.displayName, "smartspace-crm-sync-dev");
     assert.match(integration.clientId, /^[0-9a-f-]{36}$/);
-    const ids = new Set([integration.clientId, integration.applicationObjectId, integration.servicePrincipalObjectId]);
-    assert.equal(ids.size, 3, "client ID, application object ID and service principal object ID are distinct");
+    const ids = new Set([
+      integration.clientId,
+      integration.applicationObjectId,
+      integration.servicePrincipalObjectId,
+    ]);
+    assert.equal(
+      ids.size,
+      3,
+      "client ID, application object ID and service principal object ID are distinct",
+    );
     assert.ok(app.urn.endsWith("crm-sync-identity-app"));
     assert.deepEqual(run.secretOutputs, []);
   });
@@ -73,7 +83,9 @@ describe("integration identity", () => {
     assert.equal(run.one(APP, "billing-bot-identity-app").inputs.displayName, "Billing bot (dev)");
     assert.deepEqual(Object.keys(run.outputs.integrations as object).sort(), ["billing-bot", "crm-sync"]);
     // The Smartspace app is looked up once per stack, not once per integration.
-    const lookups = run.invokes.filter((i) => i.token === "azuread:index/getServicePrincipal:getServicePrincipal");
+    const lookups = run.invokes.filter(
+      (i) => i.token === "azuread:index/getServicePrincipal:getServicePrincipal",
+    );
     assert.equal(lookups.length, 1);
   });
 });

@@ -80,6 +80,8 @@ export interface MockOptions {
   readonly appRoles?: MockAppRole[];
   /** Service principals in the tenant, by display name; default: only the Smartspace app. */
   readonly servicePrincipalsByDisplayName?: Record<string, { clientId: string; objectId: string }[]>;
+  /** Vaults that exist before the stack runs, by name (all in the subscription of {@link SUBSCRIPTION_ID}). */
+  readonly existingVaults?: Record<string, { enableRbacAuthorization: boolean }>;
 }
 
 /** A GUID that is a pure function of its seed. */
@@ -100,6 +102,8 @@ export function mockPasswordValue(name: string): string {
 }
 
 type State = Record<string, unknown>;
+
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 
 function armResourceGroupId(resourceGroupName: string): string {
   return `/subscriptions/${SUBSCRIPTION_ID}/resourceGroups/${resourceGroupName}`;
@@ -163,9 +167,10 @@ function newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state
       const length = Number(inputs.length ?? 8);
       const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
       const digest = createHash("sha256").update(`random|${args.name}`).digest();
-      const result = Array.from({ length }, (_, i) => alphabet[digest[i % digest.length] % alphabet.length]).join(
-        "",
-      );
+      const result = Array.from(
+        { length },
+        (_, i) => alphabet[digest[i % digest.length] % alphabet.length],
+      ).join("");
       return { id: result, state: { ...inputs, result } };
     }
     case "azure-native:keyvault:Vault": {
@@ -189,7 +194,9 @@ function newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state
       const secretName = String(inputs.secretName ?? args.name);
       const vaultName = String(inputs.vaultName);
       const version = createHash("sha256").update(`version|${args.name}`).digest("hex").slice(0, 32);
-      const properties = { ...((inputs.properties ?? {}) as State) };
+      // A secret value makes the whole properties object secret on the wire.
+      const wrapped = (inputs.properties ?? {}) as State;
+      const properties = { ...((wrapped[SECRET_SIG] !== undefined ? wrapped.value : wrapped) as State) };
       // Azure never returns a secret's value from the management plane.
       delete properties.value;
       return {
@@ -243,8 +250,34 @@ function call(args: pulumi.runtime.MockCallArgs, options: MockOptions): Record<s
       };
     case "azuread:index/getServicePrincipal:getServicePrincipal":
       return smartspaceServicePrincipal(inputs, options);
+    case "azure-native:keyvault:getVault": {
+      const vaultName = String(inputs.vaultName);
+      const existing = options.existingVaults?.[vaultName];
+      if (!existing) {
+        throw new Error(
+          `Vault '${vaultName}' in resource group '${String(inputs.resourceGroupName)}' was not found (ResourceNotFound)`,
+        );
+      }
+      return {
+        id: `${armResourceGroupId(String(inputs.resourceGroupName))}/providers/Microsoft.KeyVault/vaults/${vaultName}`,
+        name: vaultName,
+        type: "Microsoft.KeyVault/vaults",
+        location: "australiaeast",
+        properties: {
+          tenantId: TENANT_ID,
+          sku: { family: "A", name: "standard" },
+          enableRbacAuthorization: existing.enableRbacAuthorization,
+          enableSoftDelete: true,
+          softDeleteRetentionInDays: 90,
+          enablePurgeProtection: true,
+          vaultUri: `https://${vaultName}.vault.azure.net/`,
+        },
+      };
+    }
     default:
-      throw new Error(`azureMocks: no mock for invoke ${args.token}; the program called something unexpected`);
+      throw new Error(
+        `azureMocks: no mock for invoke ${args.token}; the program called something unexpected`,
+      );
   }
 }
 
@@ -287,9 +320,32 @@ function smartspaceServicePrincipal(inputs: State, options: MockOptions): Record
   };
 }
 
+/** Providers never return undefined properties; they omit them. */
+function withoutUndefined<T>(value: T): T {
+  if (Array.isArray(value)) return value.map(withoutUndefined) as T;
+  if (value !== null && typeof value === "object") {
+    return Object.fromEntries(
+      Object.entries(value)
+        .filter(([, item]) => item !== undefined)
+        .map(([key, item]) => [key, withoutUndefined(item)]),
+    ) as T;
+  }
+  return value;
+}
+
 export function azureMocks(options: MockOptions = {}): pulumi.runtime.Mocks {
   return {
-    newResource: (args) => newResource(args),
-    call: (args) => call(args, options),
+    newResource: (args) => {
+      const { id, state } = newResource(args);
+      return { id, state: withoutUndefined(state) };
+    },
+    call: (args) => {
+      try {
+        return call(args, options);
+      } catch (error) {
+        // The engine reports a failed invoke as a gRPC error whose text is in `details`.
+        throw Object.assign(error as Error, { details: (error as Error).message });
+      }
+    },
   };
 }

@@ -40,6 +40,8 @@ export interface ProgramRun {
 export interface RunOptions extends MockOptions {
   readonly stack?: string;
   readonly preview?: boolean;
+  /** The wall-clock instant the program sees (rotation schedules depend on it). Default: the real time. */
+  readonly now?: Date;
   /** Extra environment for the run (restored afterwards). */
   readonly env?: Record<string, string | undefined>;
 }
@@ -48,7 +50,10 @@ export interface RunOptions extends MockOptions {
 export type StackConfigValues = Record<string, unknown>;
 
 /** Turns structured config into what Pulumi hands the program: fully qualified keys, JSON-encoded values. */
-export function toRawConfig(values: StackConfigValues, project = "smartspace-integration"): Record<string, string> {
+export function toRawConfig(
+  values: StackConfigValues,
+  project = "smartspace-integration",
+): Record<string, string> {
   const raw: Record<string, string> = {};
   for (const [key, value] of Object.entries(values)) {
     const fullKey = key.includes(":") ? key : `${project}:${key}`;
@@ -72,7 +77,10 @@ function unwrapSecrets(value: unknown, at: string, secretPaths: string[]): unkno
       return record.urn ?? record.id ?? record.value ?? record;
     }
     return Object.fromEntries(
-      Object.entries(record).map(([key, item]) => [key, unwrapSecrets(item, at ? `${at}.${key}` : key, secretPaths)]),
+      Object.entries(record).map(([key, item]) => [
+        key,
+        unwrapSecrets(item, at ? `${at}.${key}` : key, secretPaths),
+      ]),
     );
   }
   return value;
@@ -80,7 +88,11 @@ function unwrapSecrets(value: unknown, at: string, secretPaths: string[]): unkno
 
 function clearProgramModules(): void {
   for (const file of Object.keys(require.cache)) {
-    if (file.startsWith(PROJECT_ROOT) && !file.includes(`${path.sep}node_modules${path.sep}`) && !file.includes(`${path.sep}tests${path.sep}`)) {
+    if (
+      file.startsWith(PROJECT_ROOT) &&
+      !file.includes(`${path.sep}node_modules${path.sep}`) &&
+      !file.includes(`${path.sep}tests${path.sep}`)
+    ) {
       delete require.cache[file];
     }
   }
@@ -121,16 +133,23 @@ export async function runProgram(config: StackConfigValues, options: RunOptions 
     getAdditionalsecretoutputsList(): string[];
     getDeletebeforereplace(): boolean;
   };
-  type Monitor = { registerResource(req: Request, cb: (err: unknown, res: { getUrn(): string }) => void): void };
+  type Monitor = {
+    registerResource(req: Request, cb: (err: unknown, res: { getUrn(): string }) => void): void;
+  };
   const monitor = pulumi.runtime.getMonitor() as unknown as Monitor;
   const register = monitor.registerResource.bind(monitor);
   monitor.registerResource = (req, cb) => {
     register(req, (err, res) => {
       if (!err) {
         const secretInputs: string[] = [];
-        const inputs = unwrapSecrets(req.getObject()?.toJavaScript() ?? {}, "", secretInputs) as Record<string, unknown>;
+        const inputs = unwrapSecrets(req.getObject()?.toJavaScript() ?? {}, "", secretInputs) as Record<
+          string,
+          unknown
+        >;
         const dependencies = new Set(req.getDependenciesList());
-        req.getPropertydependenciesMap().forEach((deps) => deps.getUrnsList().forEach((urn) => dependencies.add(urn)));
+        req
+          .getPropertydependenciesMap()
+          .forEach((deps) => deps.getUrnsList().forEach((urn) => dependencies.add(urn)));
         resources.push({
           type: req.getType(),
           name: req.getName(),
@@ -161,10 +180,30 @@ export async function runProgram(config: StackConfigValues, options: RunOptions 
   failed.catch(() => undefined);
   const onUnhandled = (error: unknown) => failProgram(error);
   process.on("unhandledRejection", onUnhandled);
+  const RealDate = globalThis.Date;
+  if (options.now) {
+    const fixed = options.now.getTime();
+    globalThis.Date = class extends RealDate {
+      constructor(...args: unknown[]) {
+        if (args.length === 0) super(fixed);
+        else super(...(args as [string]));
+      }
+      static now(): number {
+        return fixed;
+      }
+    } as DateConstructor;
+  }
   try {
     clearProgramModules();
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const program = require(path.join(PROJECT_ROOT, "index")) as Record<string, unknown>;
+    let program: Record<string, unknown>;
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      program = require(path.join(PROJECT_ROOT, "index")) as Record<string, unknown>;
+    } catch (error) {
+      // Let anything the program managed to start registering arrive, so tests can assert there was none.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      throw Object.assign(error as Error, { registeredResources: resources });
+    }
     const exported = pulumi.output(program);
     const secretOutputs: string[] = [];
     const resolved = await Promise.race([new Promise<unknown>((resolve) => exported.apply(resolve)), failed]);
@@ -189,6 +228,7 @@ export async function runProgram(config: StackConfigValues, options: RunOptions 
       },
     };
   } finally {
+    globalThis.Date = RealDate;
     process.off("unhandledRejection", onUnhandled);
     for (const [key, value] of Object.entries(savedEnv)) {
       if (value === undefined) delete process.env[key];
@@ -205,7 +245,7 @@ async function collectSecretPaths(
 ): Promise<Record<string, unknown>> {
   async function walk(value: unknown, at: string): Promise<void> {
     if (pulumi.Output.isInstance(value)) {
-      if (await value.isSecret) {
+      if (await pulumi.isSecret(value)) {
         secretPaths.push(at);
         return;
       }

@@ -1,0 +1,232 @@
+import * as assert from "node:assert/strict";
+import { ConfigError, parseStackConfig } from "../config";
+import { baseConfig, WORKSPACE_A } from "./support/fixtures";
+import { runProgram, StackConfigValues, toRawConfig } from "./support/program";
+
+const GUID = "11111111-2222-4333-8444-555555555555";
+
+function problems(values: StackConfigValues): string[] {
+  try {
+    parseStackConfig(toRawConfig(values), "dev");
+  } catch (error) {
+    assert.ok(error instanceof ConfigError, `expected a ConfigError, got ${String(error)}`);
+    return [...error.problems];
+  }
+  assert.fail("expected the configuration to be rejected");
+}
+
+function withIntegrations(...integrations: unknown[]): StackConfigValues {
+  return baseConfig({ integrations });
+}
+
+describe("configuration", () => {
+  it("accepts a complete configuration and applies documented defaults", () => {
+    const config = parseStackConfig(
+      toRawConfig(baseConfig({ integrations: [{ name: "crm-sync", workspaces: [WORKSPACE_A] }] })),
+      "prod",
+    );
+    assert.equal(config.smartspace.roleName, "Integrations");
+    assert.deepEqual(config.integrations[0], {
+      name: "crm-sync",
+      displayName: "smartspace-crm-sync-prod",
+      owners: [],
+      workspaces: [WORKSPACE_A],
+      rotationDays: 90,
+      secretReaders: [],
+    });
+  });
+
+  it("ignores other namespaces (provider settings)", () => {
+    const config = parseStackConfig(
+      toRawConfig({ ...baseConfig(), "azure-native:location": "australiaeast", "azuread:tenantId": GUID }),
+      "dev",
+    );
+    assert.equal(config.integrations.length, 1);
+  });
+
+  it("names key, value and expected form for a bad integration name", () => {
+    assert.deepEqual(problems(withIntegrations({ name: "crm-sync" }, { name: "CRM Sync" })), [
+      'smartspace-integration:integrations[1].name "CRM Sync": use 3-40 lowercase letters, digits or hyphens',
+    ]);
+  });
+
+  it("rejects setting both appClientId and appDisplayName", () => {
+    const found = problems(baseConfig({ smartspace: { appClientId: GUID, appDisplayName: "Smartspace" } }));
+    assert.deepEqual(found, [
+      'smartspace-integration:smartspace.appDisplayName "Smartspace": set either appClientId or appDisplayName, not both (prefer appClientId: display names are not unique)',
+    ]);
+  });
+
+  it("rejects setting neither appClientId nor appDisplayName", () => {
+    const [problem] = problems(baseConfig({ smartspace: { roleName: "Integrations" } }));
+    assert.match(
+      problem,
+      /^smartspace-integration:smartspace\.appClientId is required: set appClientId .*or appDisplayName/,
+    );
+  });
+
+  it("rejects duplicate integration names", () => {
+    assert.deepEqual(problems(withIntegrations({ name: "crm-sync" }, { name: "crm-sync" })), [
+      'smartspace-integration:integrations[1].name "crm-sync": duplicate integration name; each name must be unique in the list',
+    ]);
+  });
+
+  it("rejects non-GUID IDs wherever an ID is expected", () => {
+    const found = problems(
+      baseConfig({
+        smartspace: { appClientId: "smartspace-app", adminApiUrl: "https://admin.example.com" },
+        integrations: [
+          {
+            name: "crm-sync",
+            owners: ["alice@contoso.com"],
+            workspaces: ["ws-1"],
+            secretReaders: ["func-app"],
+          },
+        ],
+      }),
+    );
+    assert.deepEqual(found, [
+      'smartspace-integration:smartspace.appClientId "smartspace-app": use a GUID such as 00000000-0000-0000-0000-000000000000',
+      'smartspace-integration:integrations[0].owners[0] "alice@contoso.com": use a GUID such as 00000000-0000-0000-0000-000000000000',
+      'smartspace-integration:integrations[0].workspaces[0] "ws-1": use a GUID such as 00000000-0000-0000-0000-000000000000',
+      'smartspace-integration:integrations[0].secretReaders[0] "func-app": use a GUID such as 00000000-0000-0000-0000-000000000000',
+    ]);
+  });
+
+  it("rejects non-https URLs", () => {
+    const found = problems(
+      baseConfig({
+        smartspace: { appClientId: GUID, adminApiUrl: "http://admin.example.com", chatApiUrl: "chat" },
+      }),
+    );
+    assert.deepEqual(found, [
+      'smartspace-integration:smartspace.adminApiUrl "http://admin.example.com": use an absolute https:// URL',
+      'smartspace-integration:smartspace.chatApiUrl "chat": use an absolute https:// URL',
+    ]);
+  });
+
+  it("rejects an empty integration list", () => {
+    assert.deepEqual(problems(baseConfig({ integrations: [] })), [
+      "smartspace-integration:integrations []: declare at least one integration, such as [{ name: crm-sync }]",
+    ]);
+  });
+
+  it("rejects a missing integration list", () => {
+    const values = baseConfig();
+    delete values.integrations;
+    assert.deepEqual(problems(values), [
+      "smartspace-integration:integrations is required: use a list of integrations, each with at least a name",
+    ]);
+  });
+
+  it("rejects unknown keys at every level, so a typo never falls back to a default", () => {
+    const values = baseConfig({
+      smartspace: { appClientId: GUID, rolename: "Automation" },
+      integrations: [{ name: "crm-sync", rotationdays: 30 }],
+      integration: [{ name: "other" }],
+    });
+    assert.deepEqual(problems(values).sort(), [
+      'smartspace-integration:integration [{"name":"other"}]: unknown key; expected one of smartspace-integration:smartspace, smartspace-integration:integrations, smartspace-integration:keyVault',
+      "smartspace-integration:integrations[0].rotationdays 30: unknown key; expected one of name, displayName, owners, workspaces, rotationDays, secretReaders",
+      'smartspace-integration:smartspace.rolename "Automation": unknown key; expected one of appClientId, appDisplayName, roleName, adminApiUrl, chatApiUrl, adminApiScope',
+    ]);
+  });
+
+  it("reports every problem at once, one line each", () => {
+    const found = problems(
+      baseConfig({
+        smartspace: { appClientId: GUID, chatApiUrl: "http://x" },
+        integrations: [{ name: "A" }, { name: "ok-name", rotationDays: 3 }],
+      }),
+    );
+    assert.equal(found.length, 3);
+  });
+
+  describe("credentials keys", () => {
+    it("requires keyVault with either resourceGroupName or id", () => {
+      const values = baseConfig();
+      delete values.keyVault;
+      assert.deepEqual(problems(values), [
+        "smartspace-integration:keyVault is required: use an object with either id (an existing vault) or resourceGroupName (create a vault)",
+      ]);
+      assert.deepEqual(problems(baseConfig({ keyVault: { location: "westeurope" } })), [
+        "smartspace-integration:keyVault.resourceGroupName is required: set resourceGroupName (an existing resource group to create the vault in), or id (an existing vault)",
+      ]);
+    });
+
+    it("rejects creation settings combined with an existing vault id", () => {
+      const id = `/subscriptions/${GUID}/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv-shared`;
+      assert.deepEqual(problems(baseConfig({ keyVault: { id, resourceGroupName: "rg" } })), [
+        'smartspace-integration:keyVault.resourceGroupName "rg": only applies when creating a vault; remove it, or remove id to create a vault instead',
+      ]);
+    });
+
+    it("validates vault name, id, location and resource group against Azure's rules", () => {
+      const found = problems(
+        baseConfig({ keyVault: { resourceGroupName: "rg.", name: "1-vault--x", location: "West Europe" } }),
+      );
+      assert.deepEqual(found, [
+        `smartspace-integration:keyVault.resourceGroupName "rg.": use 1-90 letters, digits, '-', '_', '.', '(' or ')', not ending with '.'`,
+        `smartspace-integration:keyVault.name "1-vault--x": use 3-24 letters, digits or hyphens, starting with a letter, ending with a letter or digit, no '--'`,
+        'smartspace-integration:keyVault.location "West Europe": use an Azure region name such as australiaeast',
+      ]);
+      const [idProblem] = problems(baseConfig({ keyVault: { id: "kv-shared" } }));
+      assert.match(
+        idProblem,
+        /^smartspace-integration:keyVault\.id "kv-shared": use a Key Vault resource ID/,
+      );
+    });
+
+    it("bounds rotationDays to 7..180 whole days", () => {
+      for (const bad of [6, 181, 30.5, "90"]) {
+        assert.deepEqual(problems(withIntegrations({ name: "crm-sync", rotationDays: bad })), [
+          `smartspace-integration:integrations[0].rotationDays ${JSON.stringify(bad)}: use a whole number of days from 7 to 180`,
+        ]);
+      }
+    });
+
+    it("rejects duplicate secret readers", () => {
+      assert.deepEqual(
+        problems(withIntegrations({ name: "crm-sync", secretReaders: [GUID, GUID.toUpperCase()] })),
+        [
+          `smartspace-integration:integrations[0].secretReaders[1] "${GUID.toUpperCase()}": duplicate secret reader object IDs in the list`,
+        ],
+      );
+    });
+  });
+
+  describe("workspace keys", () => {
+    it("requires adminApiUrl as soon as an integration lists workspaces", () => {
+      assert.deepEqual(
+        problems(
+          baseConfig({
+            smartspace: { appClientId: GUID },
+            integrations: [{ name: "crm-sync" }, { name: "billing", workspaces: [WORKSPACE_A] }],
+          }),
+        ),
+        [
+          "smartspace-integration:smartspace.adminApiUrl is required because integrations[1] (billing) lists workspaces: set it to the Smartspace admin API base URL",
+        ],
+      );
+    });
+
+    it("validates adminApiScope", () => {
+      assert.deepEqual(
+        problems(baseConfig({ smartspace: { appClientId: GUID, adminApiScope: "smartspace" } })),
+        [
+          'smartspace-integration:smartspace.adminApiScope "smartspace": use an OAuth scope ending in /.default, such as api://<client id>/.default',
+        ],
+      );
+    });
+  });
+
+  it("fails the program before any resource is declared", async () => {
+    await assert.rejects(runProgram(withIntegrations({ name: "Bad Name" })), (error: unknown) => {
+      // The program loads its own copy of config.ts, so compare by name rather than class identity.
+      assert.ok(error instanceof Error && error.name === "ConfigError", String(error));
+      assert.match(error.message, /integrations\[0\]\.name "Bad Name"/);
+      assert.deepEqual((error as ConfigError & { registeredResources: unknown[] }).registeredResources, []);
+      return true;
+    });
+  });
+});
