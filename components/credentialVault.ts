@@ -1,0 +1,150 @@
+import * as keyvault from "@pulumi/azure-native/keyvault";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+
+export interface CredentialVaultArgs {
+  /**
+   * Resource ID of an existing vault to store credentials in. When set, no vault is created and
+   * `resourceGroupName`, `name` and `location` must not be set. The vault must use RBAC authorization.
+   */
+  readonly existingVaultId?: pulumi.Input<string>;
+  /** Existing resource group to create the vault in. Required unless `existingVaultId` is set. */
+  readonly resourceGroupName?: pulumi.Input<string>;
+  /**
+   * Name of the vault to create. Default: `kv-ss-<stack>-<5 random characters>`, shortened to Azure's
+   * 24-character limit. The random suffix is generated once and kept in state, so it is stable across runs.
+   */
+  readonly name?: pulumi.Input<string>;
+  /** Region of the vault to create. Default: the azure-native provider's location. */
+  readonly location?: pulumi.Input<string>;
+  /** Entra tenant that authenticates requests to the vault. */
+  readonly tenantId: pulumi.Input<string>;
+  /** Tags for a created vault. Default: none beyond the stack's own markers. */
+  readonly tags?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+}
+
+/** Resource group and name of a Key Vault, parsed from its resource ID. */
+export interface VaultCoordinates {
+  readonly subscriptionId: string;
+  readonly resourceGroupName: string;
+  readonly vaultName: string;
+}
+
+const VAULT_ID =
+  /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.KeyVault\/vaults\/([^/]+)$/i;
+
+export function parseVaultId(id: string): VaultCoordinates {
+  const match = VAULT_ID.exec(id);
+  if (!match) {
+    throw new pulumi.RunError(`"${id}" is not a Key Vault resource ID`);
+  }
+  return { subscriptionId: match[1], resourceGroupName: match[2], vaultName: match[3] };
+}
+
+/**
+ * The default vault name: deterministic from the stack, plus a suffix that keeps names unique across
+ * tenants (vault names are global) and lets a destroyed, soft-deleted vault's name stay reserved without
+ * blocking a new deployment.
+ */
+export function defaultVaultNamePrefix(stack: string): string {
+  const cleaned = stack
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, "-")
+    .replace(/^-+|-+$/g, "")
+    .slice(0, 12)
+    .replace(/-+$/g, "");
+  return cleaned ? `kv-ss-${cleaned}` : "kv-ss";
+}
+
+/**
+ * The Key Vault that holds integration credentials: created with RBAC authorization (no legacy access
+ * policies), soft delete with 90-day retention and purge protection, or an existing vault referenced by ID.
+ */
+export class CredentialVault extends pulumi.ComponentResource {
+  /** Created vault, or undefined when an existing vault is used. */
+  readonly vault?: keyvault.Vault;
+  readonly vaultId: pulumi.Output<string>;
+  readonly vaultName: pulumi.Output<string>;
+  readonly resourceGroupName: pulumi.Output<string>;
+  /** Data-plane URI, e.g. https://kv-ss-dev-x1y2z.vault.azure.net/ */
+  readonly vaultUri: pulumi.Output<string>;
+  /** Subscription of the vault, where role definitions are resolved. */
+  readonly subscriptionId: pulumi.Output<string>;
+
+  constructor(name: string, args: CredentialVaultArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("smartspace:keyvault:CredentialVault", name, {}, opts);
+
+    if (args.existingVaultId !== undefined) {
+      if (args.resourceGroupName !== undefined || args.name !== undefined || args.location !== undefined) {
+        throw new pulumi.RunError(
+          "CredentialVault: resourceGroupName, name and location apply only when creating a vault; do not combine them with existingVaultId",
+        );
+      }
+      const coordinates = pulumi.output(args.existingVaultId).apply(parseVaultId);
+      // Read, not adopted: the stack must never delete or reconfigure a vault it does not own. The lookup also
+      // fails the preview early when the vault does not exist or the deployer cannot see it.
+      const existing = keyvault.getVaultOutput(
+        { resourceGroupName: coordinates.resourceGroupName, vaultName: coordinates.vaultName },
+        { parent: this },
+      );
+      this.vaultId = existing.id;
+      this.vaultName = existing.name;
+      this.resourceGroupName = coordinates.resourceGroupName;
+      this.subscriptionId = coordinates.subscriptionId;
+      this.vaultUri = pulumi.all([existing.name, existing.properties]).apply(([vaultName, properties]) => {
+        if (properties.enableRbacAuthorization !== true) {
+          throw new pulumi.RunError(
+            `Key Vault ${vaultName} does not use RBAC authorization: secret readers are granted with Azure RBAC, ` +
+              "so enable it on the vault (az keyvault update --enable-rbac-authorization true) or let the stack create a vault",
+          );
+        }
+        return properties.vaultUri ?? "";
+      });
+    } else {
+      if (args.resourceGroupName === undefined) {
+        throw new pulumi.RunError(
+          "CredentialVault: set resourceGroupName (to create a vault) or existingVaultId",
+        );
+      }
+      let vaultName: pulumi.Input<string>;
+      if (args.name !== undefined) {
+        vaultName = args.name;
+      } else {
+        const suffix = new random.RandomString(
+          `${name}-suffix`,
+          { length: 5, special: false, upper: false, numeric: true, lower: true },
+          { parent: this },
+        );
+        vaultName = pulumi.interpolate`${defaultVaultNamePrefix(pulumi.getStack())}-${suffix.result}`;
+      }
+      this.vault = new keyvault.Vault(
+        `${name}-vault`,
+        {
+          vaultName,
+          resourceGroupName: args.resourceGroupName,
+          location: args.location,
+          properties: {
+            tenantId: args.tenantId,
+            sku: { family: keyvault.SkuFamily.A, name: keyvault.SkuName.Standard },
+            enableRbacAuthorization: true,
+            accessPolicies: [],
+            enableSoftDelete: true,
+            softDeleteRetentionInDays: 90,
+            enablePurgeProtection: true,
+          },
+          tags: pulumi
+            .output(args.tags ?? {})
+            .apply((tags) => ({ ...tags, "managed-by": "pulumi", "pulumi-stack": pulumi.getStack() })),
+        },
+        { parent: this },
+      );
+      this.vaultId = this.vault.id;
+      this.vaultName = this.vault.name;
+      this.resourceGroupName = pulumi.output(args.resourceGroupName);
+      this.vaultUri = this.vault.properties.apply((properties) => properties.vaultUri ?? "");
+      this.subscriptionId = this.vault.id.apply((id) => parseVaultId(id).subscriptionId);
+    }
+
+    this.registerOutputs({ vaultId: this.vaultId, vaultUri: this.vaultUri });
+  }
+}

@@ -1,0 +1,137 @@
+/**
+ * Two-slot client secret rotation schedule: a pure function of (period, rotationDays).
+ *
+ * Time is cut into periods of P = rotationDays days counted from a fixed epoch. Period k covers
+ * [epoch + kP, epoch + (k+1)P). Generation g is a credential valid from epoch + gP to epoch + (g+2)P, held by
+ * slot "a" when g is even and slot "b" when g is odd. During period k the slots therefore hold generations
+ * k (the current one: issued less than P ago, more than P of validity left) and k-1 (the previous one:
+ * still valid, expiring at the next boundary). Crossing a boundary k -> k+1 only moves the slot holding k-1
+ * to k+1; the slot holding k is untouched, so a consumer using it keeps working for another P.
+ *
+ * Timeline for rotationDays = 30 (epoch 2024-01-01T00:00:00Z; ranges are [startDate, endDate)):
+ *
+ *   now                    k  slot a (even g)                      slot b (odd g)                       current
+ *   2024-01-01T00:00:00Z   0  g0  2024-01-01 .. 2024-03-01         g-1 2023-12-02 .. 2024-01-31         a
+ *   2024-01-30T23:59:59Z   0  g0  2024-01-01 .. 2024-03-01         g-1 2023-12-02 .. 2024-01-31         a
+ *   2024-01-31T00:00:00Z   1  g0  2024-01-01 .. 2024-03-01         g1  2024-01-31 .. 2024-03-31         b
+ *   2024-03-01T00:00:00Z   2  g2  2024-03-01 .. 2024-04-30         g1  2024-01-31 .. 2024-03-31         a
+ *   2024-03-31T00:00:00Z   3  g2  2024-03-01 .. 2024-04-30         g3  2024-03-31 .. 2024-05-30         b
+ *
+ * Because every date is derived from the generation and never from "now", two `pulumi up` runs within the
+ * same period produce identical inputs (no diff); the first run after a boundary replaces exactly one
+ * slot. If no `pulumi up` runs for a whole period after a boundary, the current slot's credential
+ * reaches its end date and consumers break: the stack must be deployed on a schedule shorter than P.
+ *
+ * Generation k-1 in period 0 starts before the epoch. That is computed like any other generation (the
+ * slot mapping uses a non-negative modulo); only instants before the epoch are rejected, since they mean a
+ * wrong clock rather than a real deployment. A previous slot's startDate lies in the past when it is first
+ * created (e.g. on the first deployment); Entra ID accepts password credentials with past start dates.
+ *
+ * Changing rotationDays (e.g. 90 -> 30) changes the period length, so both slots get new generations and
+ * new dates and the next `pulumi up` replaces both at once (create-before-delete: the new credentials exist
+ * before the old ones are removed). The new schedule satisfies the same invariants as any other (both slots
+ * valid now, current slot with at least rotationDays left), and the Key Vault secret gets a new version
+ * holding the new current slot in the same update. What is lost is the overlap for consumers: the value
+ * they cached (the old current slot) is deleted in that update, so they fail until they re-read Key Vault.
+ * Change rotationDays only together with a consumer refresh (e.g. restart the function app right after the
+ * update so its Key Vault references are re-resolved), or accept that window.
+ */
+
+/** Fixed origin of all rotation periods. Never change it: doing so replaces every slot of every stack. */
+export const ROTATION_EPOCH = "2024-01-01T00:00:00Z";
+export const MIN_ROTATION_DAYS = 7;
+export const MAX_ROTATION_DAYS = 180;
+
+const EPOCH_MS = Date.parse(ROTATION_EPOCH);
+const DAY_MS = 24 * 60 * 60 * 1000;
+// RFC3339 as azuread expects needs a four-digit year; stay far enough below 9999 that endDate fits too.
+const LATEST_SUPPORTED_MS = Date.parse("9000-01-01T00:00:00Z");
+
+export type SlotName = "a" | "b";
+
+export interface SlotSchedule {
+  readonly slot: SlotName;
+  /** Period index at which this credential was issued; may be -1 for the previous slot in period 0. */
+  readonly generation: number;
+  /** RFC3339 UTC, second precision (`YYYY-MM-DDTHH:MM:SSZ`): the `startDate` of the ApplicationPassword. */
+  readonly startDate: string;
+  /** RFC3339 UTC, second precision: the `endDate` of the ApplicationPassword (startDate + 2 x rotationDays). */
+  readonly endDate: string;
+}
+
+export interface RotationSchedule {
+  /** Slot issued at the start of the current period: the one whose password goes into Key Vault. */
+  readonly current: SlotSchedule;
+  /** Slot issued one period earlier; it expires at `nextRotationOn`. */
+  readonly previous: SlotSchedule;
+  readonly slots: { readonly a: SlotSchedule; readonly b: SlotSchedule };
+  /** Next period boundary (RFC3339 UTC): the first `pulumi up` at or after it replaces the previous slot. */
+  readonly nextRotationOn: string;
+}
+
+function formatUtc(ms: number): string {
+  // Boundaries are whole days after a midnight epoch, so dropping the milliseconds loses nothing.
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
+}
+
+function slotOf(generation: number): SlotName {
+  return ((generation % 2) + 2) % 2 === 0 ? "a" : "b";
+}
+
+function generationSchedule(generation: number, periodMs: number): SlotSchedule {
+  const start = EPOCH_MS + generation * periodMs;
+  return {
+    slot: slotOf(generation),
+    generation,
+    startDate: formatUtc(start),
+    endDate: formatUtc(start + 2 * periodMs),
+  };
+}
+
+export function validateRotationDays(rotationDays: number): void {
+  if (
+    typeof rotationDays !== "number" ||
+    !Number.isInteger(rotationDays) ||
+    rotationDays < MIN_ROTATION_DAYS ||
+    rotationDays > MAX_ROTATION_DAYS
+  ) {
+    throw new RangeError(
+      `rotationDays must be a whole number of days from ${MIN_ROTATION_DAYS} to ${MAX_ROTATION_DAYS}, got ${String(rotationDays)}`,
+    );
+  }
+}
+
+/**
+ * Computes both slots for the period containing `now`. The result depends only on that period and
+ * `rotationDays`: any two instants in the same period give deeply equal results.
+ */
+export function rotationSchedule(now: Date, rotationDays: number): RotationSchedule {
+  if (!(now instanceof Date) || Number.isNaN(now.getTime())) {
+    throw new TypeError(`now must be a valid Date, got ${String(now)}`);
+  }
+  validateRotationDays(rotationDays);
+  const nowMs = now.getTime();
+  if (nowMs < EPOCH_MS) {
+    throw new RangeError(
+      `now (${now.toISOString()}) is before the rotation epoch ${ROTATION_EPOCH}; check the system clock`,
+    );
+  }
+  if (nowMs >= LATEST_SUPPORTED_MS) {
+    throw new RangeError(`now (${now.toISOString()}) is too far in the future for RFC3339 credential dates`);
+  }
+
+  const periodMs = rotationDays * DAY_MS;
+  const k = Math.floor((nowMs - EPOCH_MS) / periodMs);
+  const current = generationSchedule(k, periodMs);
+  const previous = generationSchedule(k - 1, periodMs);
+  const slots = current.slot === "a" ? { a: current, b: previous } : { a: previous, b: current };
+  return { current, previous, slots, nextRotationOn: formatUtc(EPOCH_MS + (k + 1) * periodMs) };
+}
+
+/**
+ * `rotateWhenChanged` for a slot's ApplicationPassword. The dates already force replacement; carrying the
+ * generation as well makes a pending rotation readable in `pulumi preview`. azuread wants string values.
+ */
+export function rotateWhenChanged(slot: SlotSchedule): { generation: string } {
+  return { generation: String(slot.generation) };
+}
