@@ -1,3 +1,5 @@
+// Must stay the first import: it configures the runtime before any resource is declared.
+import "./lib/runtimeTuning";
 import * as azuread from "@pulumi/azuread";
 import * as pulumi from "@pulumi/pulumi";
 import { CredentialVault } from "./components/credentialVault";
