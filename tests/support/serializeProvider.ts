@@ -1,0 +1,37 @@
+/**
+ * Prints the serialized WorkspaceAccess provider, as `pulumi up` produces it, to stdout. Run it in a child
+ * process with the program's own loader (`node --import tsx`, from Pulumi.yaml) so that tests exercise the
+ * exact JavaScript the closure serializer sees in a real deployment, not the one ts-node produces for mocha.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { WorkspaceAccess } from "../../components/workspaceAccess";
+
+async function main(): Promise<void> {
+  let serialized: unknown;
+  await pulumi.runtime.setMocks(
+    {
+      newResource: (args) => {
+        serialized = args.inputs.__provider;
+        return { id: "serialized", state: args.inputs };
+      },
+      call: (args) => args.inputs,
+    },
+    "smartspace-integration",
+    "serialize",
+    false,
+  );
+  const grant = new WorkspaceAccess("serialize", {
+    adminApiUrl: "https://admin.smartspace.example",
+    workspaceId: "00000000-0000-4000-8000-000000000001",
+    principalId: "00000000-0000-4000-8000-000000000002",
+    displayName: "serialize",
+    tokenScope: "api://00000000-0000-4000-8000-000000000003/.default",
+  });
+  await new Promise<void>((resolve) => grant.id.apply(() => resolve()));
+  process.stdout.write(JSON.stringify(serialized));
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(String(error instanceof Error ? error.stack : error));
+  process.exit(1);
+});
