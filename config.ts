@@ -31,7 +31,7 @@ const EXPECTED = {
   guid: "use a GUID such as 00000000-0000-0000-0000-000000000000",
   integrationName: "use 3-40 lowercase letters, digits or hyphens",
   displayName: "use 1-120 characters",
-  httpsUrl: "use an absolute https:// URL",
+  httpsUrl: "use an absolute https:// URL (http:// only for 127.0.0.1 or localhost, the local emulator)",
   rotationDays: `use a whole number of days from ${MIN_ROTATION_DAYS} to ${MAX_ROTATION_DAYS}`,
   keyVaultName:
     "use 3-24 letters, digits or hyphens, starting with a letter, ending with a letter or digit, no '--'",
@@ -357,7 +357,13 @@ function formatValue(value: unknown): string {
 function isHttpsUrl(value: string): boolean {
   try {
     const url = new URL(value);
-    return url.protocol === "https:" && url.hostname.length > 0 && !url.username && !url.password;
+    const loopback = ["127.0.0.1", "localhost", "[::1]"].includes(url.hostname);
+    return (
+      (url.protocol === "https:" || (url.protocol === "http:" && loopback)) &&
+      url.hostname.length > 0 &&
+      !url.username &&
+      !url.password
+    );
   } catch {
     return false;
   }

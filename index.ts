@@ -5,6 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { CredentialVault } from "./components/credentialVault";
 import { SmartspaceIntegration } from "./components/smartspaceIntegration";
 import { loadStackConfig } from "./config";
+import { adminApiScope } from "./lib/adminApi";
 import { lookupSmartspaceApp } from "./lib/smartspaceApp";
 
 // Validate everything before declaring anything: a bad key must not leave a half-built environment.
@@ -13,6 +14,14 @@ const config = loadStackConfig();
 // Looked up once per stack, not once per integration: large tenants declare many integrations.
 const client = azuread.getClientConfigOutput();
 const smartspace = lookupSmartspaceApp(config.smartspace);
+
+const adminApi =
+  config.smartspace.adminApiUrl === undefined
+    ? undefined
+    : {
+        url: config.smartspace.adminApiUrl,
+        tokenScope: config.smartspace.adminApiScope ?? smartspace.clientId.apply(adminApiScope),
+      };
 
 const vault = new CredentialVault("credentials", {
   existingVaultId: config.keyVault.id,
@@ -38,6 +47,8 @@ const deployed = config.integrations.map(
       },
       rotationDays: integration.rotationDays,
       secretReaders: integration.secretReaders,
+      workspaces: integration.workspaces,
+      adminApi,
     }),
 );
 

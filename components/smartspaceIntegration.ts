@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { IntegrationCredentials } from "./integrationCredentials";
 import { IntegrationIdentity } from "./integrationIdentity";
+import { WorkspaceAccess } from "./workspaceAccess";
 
 export interface SmartspaceIntegrationArgs {
   /** Display name of the app registration and service principal. */
@@ -27,6 +28,14 @@ export interface SmartspaceIntegrationArgs {
   readonly secretReaders?: readonly string[];
   /** Instant the rotation schedule is computed for. Default: now (only its rotation period matters). */
   readonly now?: Date;
+  /** Smartspace workspace IDs to grant the service principal access to. Default: none. */
+  readonly workspaces?: readonly string[];
+  /** Smartspace admin API; required when `workspaces` is not empty. */
+  readonly adminApi?: {
+    readonly url: pulumi.Input<string>;
+    /** Scope of the deployer's admin token, e.g. `api://<Smartspace app client id>/.default`. */
+    readonly tokenScope: pulumi.Input<string>;
+  };
 }
 
 /** What consumers and operators need to know about one integration; nothing secret. */
@@ -46,6 +55,8 @@ export interface IntegrationOutputs {
   readonly secretExpiresOn: string;
   /** When the next deployment rotates the older client secret slot. */
   readonly nextRotationOn: string;
+  /** Workspace IDs the service principal has been granted. */
+  readonly workspaces: pulumi.Output<string[]>;
 }
 
 /**
@@ -55,6 +66,8 @@ export interface IntegrationOutputs {
 export class SmartspaceIntegration extends pulumi.ComponentResource {
   readonly identity: IntegrationIdentity;
   readonly credentials: IntegrationCredentials;
+  /** One grant per workspace, keyed by workspace ID. */
+  readonly workspaceAccess: Readonly<Record<string, WorkspaceAccess>>;
   readonly outputs: IntegrationOutputs;
 
   constructor(name: string, args: SmartspaceIntegrationArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -87,6 +100,34 @@ export class SmartspaceIntegration extends pulumi.ComponentResource {
       { parent: this },
     );
 
+    const workspaces = args.workspaces ?? [];
+    if (workspaces.length > 0 && args.adminApi === undefined) {
+      throw new pulumi.ResourceError(
+        `integration ${name} lists workspaces but no Smartspace admin API was given (smartspace-integration:smartspace.adminApiUrl)`,
+        this,
+      );
+    }
+    const grants: Record<string, WorkspaceAccess> = {};
+    for (const workspaceId of workspaces) {
+      const key = workspaceId.toLowerCase();
+      grants[key] = new WorkspaceAccess(
+        // Keyed by workspace ID, never by position: reordering the list must not revoke and re-grant.
+        `${name}-workspace-${key}`,
+        {
+          adminApiUrl: args.adminApi!.url,
+          tokenScope: args.adminApi!.tokenScope,
+          workspaceId: key,
+          // The service principal's object ID: what Smartspace lists in a workspace's access control.
+          principalId: this.identity.servicePrincipalObjectId,
+          principalType: "ServicePrincipal",
+          displayName: this.identity.displayName,
+        },
+        // Smartspace only accepts callers holding the Integrations role, so grant access after it exists.
+        { parent: this, dependsOn: [this.identity.roleAssignment] },
+      );
+    }
+    this.workspaceAccess = grants;
+
     this.outputs = {
       clientId: this.identity.clientId,
       tenantId: pulumi.output(args.tenantId),
@@ -96,6 +137,7 @@ export class SmartspaceIntegration extends pulumi.ComponentResource {
       keyVaultSecretUris: this.credentials.secretUris,
       secretExpiresOn: this.credentials.secretExpiresOn,
       nextRotationOn: this.credentials.nextRotationOn,
+      workspaces: pulumi.all(Object.values(grants).map((grant) => grant.workspaceId)),
     };
 
     this.registerOutputs({ ...this.outputs });

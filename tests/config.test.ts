@@ -100,8 +100,8 @@ describe("configuration", () => {
       }),
     );
     assert.deepEqual(found, [
-      'smartspace-integration:smartspace.adminApiUrl "http://admin.example.com": use an absolute https:// URL',
-      'smartspace-integration:smartspace.chatApiUrl "chat": use an absolute https:// URL',
+      'smartspace-integration:smartspace.adminApiUrl "http://admin.example.com": use an absolute https:// URL (http:// only for 127.0.0.1 or localhost, the local emulator)',
+      'smartspace-integration:smartspace.chatApiUrl "chat": use an absolute https:// URL (http:// only for 127.0.0.1 or localhost, the local emulator)',
     ]);
   });
 

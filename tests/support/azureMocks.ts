@@ -220,10 +220,10 @@ function newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state
         state: { ...inputs, name, type: "Microsoft.Authorization/roleAssignments" },
       };
     }
-    case "pulumi-nodejs:dynamic:Resource": {
+    case "pulumi-nodejs:dynamic/smartspace:WorkspaceAccess": {
       return {
         id: `${String(inputs.workspaceId)}/${String(inputs.principalId)}`,
-        state: { ...inputs, grantedAt: "2026-01-01T00:00:00Z" },
+        state: { ...inputs, workspaceName: `Workspace ${String(inputs.workspaceId).slice(0, 8)}` },
       };
     }
     default:
