@@ -60,4 +60,8 @@ export const integrations: Record<string, SmartspaceIntegration["outputs"]> = Ob
 export const keyVaultId = vault.vaultId;
 export const keyVaultUri = vault.vaultUri;
 export const smartspaceServicePrincipalObjectId = smartspace.servicePrincipalObjectId;
+/** Audience of tokens for the Smartspace APIs (`api://<client id>/.default`). */
+export const smartspaceAppClientId = smartspace.clientId;
+/** Value of the assigned app role, as it appears in the `roles` claim of an integration's token. */
+export const smartspaceRoleValue = smartspace.appRoleValue;
 export const tenantId: pulumi.Output<string> = client.tenantId;

@@ -49,6 +49,13 @@ describe("stack", () => {
     assert.deepEqual(run.secretOutputs, [], "outputs carry IDs and URIs only, so none needs to be secret");
   });
 
+  it("exports what a verifier needs to check a token: the Smartspace audience and role value", async () => {
+    const run = await runProgram(baseConfig());
+    assert.equal(run.outputs.smartspaceAppClientId, SMARTSPACE.clientId);
+    assert.equal(run.outputs.smartspaceRoleValue, SMARTSPACE.integrationsRoleValue);
+    assert.equal(run.outputs.smartspaceServicePrincipalObjectId, SMARTSPACE.objectId);
+  });
+
   it("finds the Smartspace app by display name when no client ID is configured", async () => {
     const run = await runProgram(baseConfig({ smartspace: { appDisplayName: SMARTSPACE.displayName } }));
     const lookup = run.invokes.find(
