@@ -560,12 +560,14 @@ export class SmartspaceEmulator {
     const server = tls
       ? https.createServer({ key: tls.key, cert: tls.cert }, handler)
       : http.createServer(handler);
+    const port = await listenOn(server, this.options.port ?? 0);
     this.server = server;
-    this.baseUrl = `${tls ? "https" : "http"}://127.0.0.1:${await listenOn(server, this.options.port ?? 0)}`;
+    this.baseUrl = `${tls ? "https" : "http"}://127.0.0.1:${port}`;
     if (tls && this.options.plainHttp) {
       const plain = http.createServer(handler);
+      const plainPort = await listenOn(plain, 0);
       this.plainServer = plain;
-      this.plainBaseUrl = `http://127.0.0.1:${await listenOn(plain, 0)}`;
+      this.plainBaseUrl = `http://127.0.0.1:${plainPort}`;
     }
   }
 

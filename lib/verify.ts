@@ -1,0 +1,756 @@
+/**
+ * End-to-end verification of one integration: what the customer guide's Python script did, with each link of
+ * the chain checked separately so that a failure names its cause and its fix.
+ *
+ * 1. acquire an app-only token with the integration's client secret (`ClientSecretCredential`);
+ * 2. decode the token (without verifying it: that is the API's job) and check its `roles` claim;
+ * 3. send a message to the workspace through the chat API.
+ *
+ * Exit codes are part of the interface (pipelines branch on them): see {@link ExitCode}.
+ * Nothing written by this module can carry the client secret or the token: every line goes through a
+ * {@link Redactor} that knows both, and also removes anything shaped like a JWT or an Entra client secret.
+ */
+import {
+  ClientSecretCredential,
+  type ClientSecretCredentialOptions,
+  type TokenCredential,
+} from "@azure/identity";
+import { ChatApiClient, type ChatMessage, type ChatValue, isOutputValue } from "./chatApi";
+import { HttpError } from "./http";
+
+export const ExitCode = {
+  Ok: 0,
+  /** Bad command line or configuration: nothing was attempted against Entra ID or Smartspace. */
+  Usage: 2,
+  /** Step 1: no token (wrong or expired secret, unknown client or tenant, authority unreachable). */
+  Authentication: 3,
+  /** Step 2: the token does not carry the Integrations app role. */
+  RoleMissing: 4,
+  /** Step 3: the chat API answered 403 or 404 for the workspace. */
+  WorkspaceAccess: 5,
+  /** Anything else (other HTTP errors, timeouts without a thread, malformed responses). */
+  Other: 6,
+} as const;
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
+
+/** The display name and, by default, the value of the Smartspace app role integrations must hold. */
+export const DEFAULT_ROLE_VALUE = "Integrations";
+export const DEFAULT_MESSAGE = "Hello from the Smartspace integration check. Please reply briefly.";
+
+export const MICROSOFT_AUTHORITY_HOST = "https://login.microsoftonline.com";
+/**
+ * Hosts for which MSAL's instance discovery works (public, US government and China clouds). For any other
+ * host (an emulator, ADFS) discovery would call Microsoft about a host it does not know, and fail.
+ */
+const MICROSOFT_AUTHORITY_HOSTNAMES = new Set([
+  "login.microsoftonline.com",
+  "login.microsoft.com",
+  "login.windows.net",
+  "sts.windows.net",
+  "login.microsoftonline.us",
+  "login.usgovcloudapi.net",
+  "login-us.microsoftonline.com",
+  "login.chinacloudapi.cn",
+  "login.partner.microsoftonline.cn",
+]);
+
+export interface VerifyTimeouts {
+  /** Bound on acquiring the token, including MSAL's metadata discovery and its retries. Default 30 s. */
+  readonly tokenMs: number;
+  /** Bound on the chat `POST /messages`; a flow still running then is reported, not failed. Default 60 s. */
+  readonly chatMs: number;
+  /** Per-request bound on the thread look-ups made after a slow `POST /messages`. Default 15 s. */
+  readonly lookupMs: number;
+}
+
+export const DEFAULT_TIMEOUTS: VerifyTimeouts = { tokenMs: 30_000, chatMs: 60_000, lookupMs: 15_000 };
+
+/** Everything needed to verify one integration against one workspace. */
+export interface VerifyTarget {
+  readonly tenantId: string;
+  readonly clientId: string;
+  readonly clientSecret: string;
+  /** Client ID of the Smartspace app: the token audience is `api://<this>`. */
+  readonly smartspaceAppClientId: string;
+  readonly chatApiUrl: string;
+  readonly workspaceId: string;
+  /** Value the token's `roles` claim must contain. Default {@link DEFAULT_ROLE_VALUE}. */
+  readonly roleValue?: string;
+  /** Prompt sent to the workspace. Default {@link DEFAULT_MESSAGE}. */
+  readonly message?: string;
+  /** Where the target came from, shown in the header (e.g. `stack dev, integration crm-sync`). */
+  readonly source?: string;
+}
+
+export interface TextSink {
+  write(text: string): unknown;
+}
+
+export type CredentialFactory = (
+  tenantId: string,
+  clientId: string,
+  clientSecret: string,
+  options: ClientSecretCredentialOptions,
+) => TokenCredential;
+
+export interface VerifyDeps {
+  readonly stdout: TextSink;
+  readonly stderr: TextSink;
+  /** Write one JSON document to stdout at the end instead of human-readable lines. */
+  readonly json?: boolean;
+  /** Environment consulted for `AZURE_AUTHORITY_HOST`. Default `process.env`. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Default: `@azure/identity`'s `ClientSecretCredential`. */
+  readonly createCredential?: CredentialFactory;
+  /** Used for the chat API. Default: global `fetch`. */
+  readonly fetch?: typeof fetch;
+  /** Milliseconds since the epoch; used for durations and to recognise the thread a slow message created. */
+  readonly now?: () => number;
+  readonly timeouts?: Partial<VerifyTimeouts>;
+}
+
+const STEPS = ["token", "role", "chat"] as const;
+export type StepName = (typeof STEPS)[number];
+
+function stepNumber(step: StepName): number {
+  return STEPS.indexOf(step) + 1;
+}
+export type StepStatus = "passed" | "failed" | "skipped";
+
+export interface StepReport {
+  readonly step: StepName;
+  readonly status: StepStatus;
+  /** One line saying what was checked and found. */
+  readonly summary: string;
+  /** On failure: what to do about it. */
+  readonly fix?: string;
+  readonly details?: Readonly<Record<string, unknown>>;
+}
+
+export interface VerifyReport {
+  readonly ok: boolean;
+  readonly exitCode: ExitCode;
+  readonly target?: Readonly<Record<string, unknown>>;
+  readonly steps: readonly StepReport[];
+  /** Set when the run failed: the failing step (or `usage`), its cause and the fix. */
+  readonly error?: { readonly step: StepName | "usage"; readonly cause: string; readonly fix: string };
+}
+
+const REDACTED = "[redacted]";
+// Compact JWS (header.payload.signature); Entra access tokens always start with a base64url "{" ("eyJ").
+const JWT_PATTERN = /eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g;
+// Entra client secret values: 3 characters, a digit, "Q~", then 31-34 characters.
+const ENTRA_SECRET_PATTERN = /[A-Za-z0-9_.~-]{3}\dQ~[A-Za-z0-9_.~-]{31,34}/g;
+const BEARER_PATTERN = /\b(Bearer)\s+[A-Za-z0-9._~+/-]{8,}=*/gi;
+
+/**
+ * Removes known sensitive values, and anything shaped like a JWT, bearer credential or Entra client secret,
+ * from text about to be written. Values are also matched in their JSON-escaped and URL-encoded forms, since
+ * error messages may quote request bodies.
+ */
+export class Redactor {
+  private readonly values = new Set<string>();
+
+  constructor(values: Iterable<string | undefined> = []) {
+    for (const value of values) {
+      this.add(value);
+    }
+  }
+
+  add(value: string | undefined): void {
+    if (value === undefined || value.length === 0) {
+      return;
+    }
+    this.values.add(value);
+    this.values.add(JSON.stringify(value).slice(1, -1));
+    this.values.add(encodeURIComponent(value));
+  }
+
+  redact(text: string): string {
+    let result = text;
+    // Longest first, so that a value containing another is removed whole.
+    for (const value of [...this.values].sort((a, b) => b.length - a.length)) {
+      result = result.split(value).join(REDACTED);
+    }
+    return result
+      .replace(JWT_PATTERN, REDACTED)
+      .replace(BEARER_PATTERN, `$1 ${REDACTED}`)
+      .replace(ENTRA_SECRET_PATTERN, REDACTED);
+  }
+}
+
+/** Human-readable lines (text mode) or a single JSON document (JSON mode), always redacted. */
+export class Reporter {
+  private readonly steps: StepReport[] = [];
+  private target?: Readonly<Record<string, unknown>>;
+
+  constructor(
+    private readonly deps: Pick<VerifyDeps, "stdout" | "stderr" | "json">,
+    readonly redactor: Redactor,
+  ) {}
+
+  header(target: Readonly<Record<string, unknown>>, lines: readonly string[]): void {
+    this.target = target;
+    this.out(lines.join("\n"));
+  }
+
+  /** A step passed; `extra` is printed after its line in text mode (e.g. the flow's outputs). */
+  passed(step: StepName, summary: string, details?: Record<string, unknown>, extra = ""): void {
+    this.steps.push({ step, status: "passed", summary, details });
+    this.out(`[${stepNumber(step)}/3] ok    ${step}: ${summary}${extra}`);
+  }
+
+  /** A step failed: ends the run with `exitCode`, which it returns. */
+  failed(
+    step: StepName,
+    exitCode: ExitCode,
+    cause: string,
+    fix: string,
+    details?: Record<string, unknown>,
+  ): ExitCode {
+    this.steps.push({ step, status: "failed", summary: cause, fix, details });
+    this.err(`[${stepNumber(step)}/3] FAIL  ${step}: ${cause}\n      fix: ${fix}`);
+    this.emitReport(exitCode, { step, cause, fix });
+    this.err(`Verification failed at step ${stepNumber(step)} (${step}): exit ${exitCode}`);
+    return exitCode;
+  }
+
+  /** Every step passed: ends the run with exit code 0. */
+  succeeded(closing: string): ExitCode {
+    this.emitReport(ExitCode.Ok, undefined);
+    this.out(closing);
+    return ExitCode.Ok;
+  }
+
+  /** A usage or configuration error: nothing was attempted. */
+  usage(cause: string, fix: string): ExitCode {
+    this.emitReport(ExitCode.Usage, { step: "usage", cause, fix });
+    this.err(`error: ${cause}\n  fix: ${fix}`);
+    return ExitCode.Usage;
+  }
+
+  /** In JSON mode, the run's only output. */
+  private emitReport(exitCode: ExitCode, error: VerifyReport["error"]): void {
+    if (!this.deps.json) {
+      return;
+    }
+    const ran = new Set(this.steps.map((s) => s.step));
+    // A usage error stops before any step, so it lists none.
+    const skipped =
+      error?.step === "usage"
+        ? []
+        : STEPS.filter((step) => !ran.has(step)).map((step): StepReport => ({
+            step,
+            status: "skipped",
+            summary: "not run",
+          }));
+    const report: VerifyReport = {
+      ok: exitCode === ExitCode.Ok,
+      exitCode,
+      target: this.target,
+      steps: [...this.steps, ...skipped],
+      error,
+    };
+    this.deps.stdout.write(this.redactor.redact(JSON.stringify(report, null, 2)) + "\n");
+  }
+
+  private out(text: string): void {
+    if (!this.deps.json) {
+      this.deps.stdout.write(this.redactor.redact(text) + "\n");
+    }
+  }
+
+  private err(text: string): void {
+    if (!this.deps.json) {
+      this.deps.stderr.write(this.redactor.redact(text) + "\n");
+    }
+  }
+}
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+// Entra accepts a tenant's GUID or one of its verified domain names.
+const TENANT_DOMAIN = /^(?=.{4,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i;
+
+/** Every problem with a target, one message each; empty when the target is usable. */
+export function validateTarget(target: VerifyTarget): string[] {
+  const problems: string[] = [];
+  if (!GUID.test(target.tenantId) && !TENANT_DOMAIN.test(target.tenantId)) {
+    problems.push(
+      `tenant ID "${target.tenantId}": use a GUID or a verified domain such as contoso.onmicrosoft.com`,
+    );
+  }
+  for (const [label, value] of [
+    ["client ID", target.clientId],
+    ["Smartspace app client ID", target.smartspaceAppClientId],
+    ["workspace ID", target.workspaceId],
+  ] as const) {
+    if (!GUID.test(value)) {
+      problems.push(`${label} "${value}": use a GUID such as 00000000-0000-0000-0000-000000000000`);
+    }
+  }
+  if (!isHttpsUrl(target.chatApiUrl)) {
+    problems.push(`chat API URL "${target.chatApiUrl}": use an absolute https:// URL without credentials`);
+  }
+  if (target.clientSecret.length === 0) {
+    problems.push("client secret: it is empty");
+  }
+  if (target.roleValue !== undefined && target.roleValue.trim().length === 0) {
+    problems.push(
+      "role value: use the value of the Smartspace app's Integrations role, such as Integrations",
+    );
+  }
+  if (target.message !== undefined && target.message.trim().length === 0) {
+    problems.push("message: use some text to send");
+  }
+  return problems;
+}
+
+export interface AuthorityChoice {
+  readonly authorityHost: string;
+  /** True for hosts MSAL cannot look up in Microsoft's instance discovery (emulators, ADFS, custom). */
+  readonly disableInstanceDiscovery: boolean;
+}
+
+/** The authority `AZURE_AUTHORITY_HOST` selects (default Microsoft Entra ID's public cloud). */
+export function resolveAuthority(env: Readonly<Record<string, string | undefined>>): AuthorityChoice {
+  const configured = env.AZURE_AUTHORITY_HOST?.trim();
+  if (!configured) {
+    return { authorityHost: MICROSOFT_AUTHORITY_HOST, disableInstanceDiscovery: false };
+  }
+  if (!isHttpsUrl(configured)) {
+    throw new VerifyUsageError(
+      `AZURE_AUTHORITY_HOST "${configured}" is not an https:// URL`,
+      "unset it for Microsoft Entra ID, or set it to an authority such as https://login.microsoftonline.us",
+    );
+  }
+  const url = new URL(configured);
+  return {
+    authorityHost: configured.replace(/\/+$/, ""),
+    disableInstanceDiscovery: !MICROSOFT_AUTHORITY_HOSTNAMES.has(url.hostname.toLowerCase()),
+  };
+}
+
+/** A usage or configuration problem with its fix; the CLI turns it into exit code 2. */
+export class VerifyUsageError extends Error {
+  constructor(
+    message: string,
+    readonly fix: string,
+  ) {
+    super(message);
+    this.name = "VerifyUsageError";
+  }
+}
+
+/** The payload of a compact JWS, decoded without verifying the signature; undefined if it is not one. */
+export function decodeJwtClaims(token: string): Record<string, unknown> | undefined {
+  const parts = token.split(".");
+  if (parts.length !== 3) {
+    return undefined;
+  }
+  try {
+    const claims: unknown = JSON.parse(Buffer.from(parts[1], "base64url").toString("utf8"));
+    return claims !== null && typeof claims === "object" && !Array.isArray(claims)
+      ? (claims as Record<string, unknown>)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Runs the three steps against `target`, printing each as it completes or fails, and returns the exit code.
+ * Never throws for anything the user or the services can cause.
+ */
+export async function verify(target: VerifyTarget, deps: VerifyDeps): Promise<ExitCode> {
+  const redactor = new Redactor([target.clientSecret]);
+  const reporter = new Reporter(deps, redactor);
+  const timeouts = { ...DEFAULT_TIMEOUTS, ...deps.timeouts };
+  const now = deps.now ?? Date.now;
+  const roleValue = target.roleValue ?? DEFAULT_ROLE_VALUE;
+  const message = target.message ?? DEFAULT_MESSAGE;
+
+  let authority: AuthorityChoice;
+  try {
+    authority = resolveAuthority(deps.env ?? process.env);
+  } catch (error) {
+    if (error instanceof VerifyUsageError) {
+      return reporter.usage(error.message, error.fix);
+    }
+    throw error;
+  }
+  const problems = validateTarget(target);
+  if (problems.length > 0) {
+    return reporter.usage(
+      problems.join("; "),
+      "correct the options (see --help) or the stack outputs and configuration they came from",
+    );
+  }
+
+  const chatApiUrl = target.chatApiUrl.replace(/\/+$/, "");
+  const scope = `api://${target.smartspaceAppClientId}/.default`;
+  reporter.header(
+    {
+      source: target.source,
+      tenantId: target.tenantId,
+      clientId: target.clientId,
+      smartspaceAppClientId: target.smartspaceAppClientId,
+      scope,
+      roleValue,
+      authorityHost: authority.authorityHost,
+      chatApiUrl,
+      workspaceId: target.workspaceId,
+    },
+    [
+      `Verifying Smartspace integration access${target.source ? ` (${target.source})` : ""}`,
+      `  tenant ${target.tenantId}, client ${target.clientId}, workspace ${target.workspaceId}`,
+      `  authority ${authority.authorityHost}, chat API ${chatApiUrl}`,
+    ],
+  );
+
+  // Step 1: token.
+  const createCredential = deps.createCredential ?? defaultCredentialFactory;
+  let token: string;
+  const tokenStarted = now();
+  try {
+    const credential = createCredential(target.tenantId, target.clientId, target.clientSecret, {
+      authorityHost: authority.authorityHost,
+      disableInstanceDiscovery: authority.disableInstanceDiscovery,
+      // One retry: a wrong secret is not transient, and the whole step is bounded by tokenMs anyway.
+      retryOptions: { maxRetries: 1 },
+      loggingOptions: { allowLoggingAccountIdentifiers: false, enableUnsafeSupportLogging: false },
+    });
+    const accessToken = await withTimeout(
+      (signal) => credential.getToken(scope, { abortSignal: signal }),
+      timeouts.tokenMs,
+    );
+    if (!accessToken?.token) {
+      throw new Error("the credential returned no token");
+    }
+    token = accessToken.token;
+    redactor.add(token);
+    reporter.passed(
+      "token",
+      `acquired an app-only token for ${scope} in ${seconds(now() - tokenStarted)}` +
+        ` (expires ${new Date(accessToken.expiresOnTimestamp).toISOString()})`,
+      { scope, expiresOn: new Date(accessToken.expiresOnTimestamp).toISOString() },
+    );
+  } catch (error) {
+    const { cause, fix } = explainTokenFailure(error, target, authority, scope, timeouts.tokenMs);
+    return reporter.failed("token", ExitCode.Authentication, cause, fix, {
+      scope,
+      authorityHost: authority.authorityHost,
+    });
+  }
+
+  // Step 2: role claim.
+  const claims = decodeJwtClaims(token);
+  if (claims === undefined) {
+    return reporter.failed(
+      "role",
+      ExitCode.Other,
+      "the token is not a JWT, so its roles claim cannot be read",
+      `check that AZURE_AUTHORITY_HOST (${authority.authorityHost}) is a Microsoft Entra ID authority`,
+    );
+  }
+  const roles = Array.isArray(claims.roles)
+    ? claims.roles.filter((r): r is string => typeof r === "string")
+    : [];
+  const claimDetails = {
+    roles,
+    audience: claims.aud,
+    appId: claims.appid ?? claims.azp,
+    tenantId: claims.tid,
+  };
+  if (!roles.includes(roleValue)) {
+    return reporter.failed(
+      "role",
+      ExitCode.RoleMissing,
+      `the Integrations app role is not assigned to this service principal: the token's roles claim ` +
+        (roles.length === 0 ? "is empty" : `holds ${roles.map((r) => `"${r}"`).join(", ")}`) +
+        `, expected "${roleValue}"`,
+      `assign the Smartspace app's Integrations role to the integration's service principal (pulumi up does; ` +
+        `check Enterprise applications > <Smartspace app> > Users and groups); a new assignment can take a few ` +
+        `minutes to appear in tokens. If the role's value is not "${roleValue}", pass --role-value`,
+      claimDetails,
+    );
+  }
+  reporter.passed("role", `the token's roles claim holds "${roleValue}"`, claimDetails);
+
+  // Step 3: chat.
+  const chat = new ChatApiClient({ baseUrl: chatApiUrl, token, fetch: deps.fetch });
+  const chatStarted = now();
+  let reply: ChatMessage;
+  try {
+    reply = await chat.postMessage(
+      { workspaceId: target.workspaceId, text: message },
+      { timeoutMs: timeouts.chatMs },
+    );
+  } catch (error) {
+    if (isSlowFlow(error)) {
+      return reportSlowFlow();
+    }
+    return reportChatFailure(error);
+  }
+  const outputs = reply.values.filter(isOutputValue);
+  let flowRunning = false;
+  if (outputs.length === 0) {
+    // The API answered before the flow produced anything: say whether it is still working on it.
+    flowRunning = (await threadStatus(reply.messageThreadId)) ?? false;
+  }
+  reporter.passed(
+    "chat",
+    `POST ${chatApiUrl}/messages answered in ${seconds(now() - chatStarted)}; thread ${reply.messageThreadId}` +
+      (flowRunning ? " (the flow is still running)" : ""),
+    {
+      threadId: reply.messageThreadId,
+      messageId: reply.id,
+      flowRunning,
+      outputs: outputs.map(({ name, value }) => ({ name, value })),
+    },
+    formatOutputs(outputs, flowRunning),
+  );
+  return reporter.succeeded(
+    `Verified: this integration can authenticate and use workspace ${target.workspaceId}.`,
+  );
+
+  async function threadStatus(threadId: string): Promise<boolean | undefined> {
+    try {
+      return (await chat.getMessageThread(threadId, { timeoutMs: timeouts.lookupMs })).isFlowRunning;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async function reportSlowFlow(): Promise<ExitCode> {
+    const waited = seconds(now() - chatStarted);
+    let threads;
+    try {
+      threads = await chat.listMessageThreads(target.workspaceId, { take: 20, timeoutMs: timeouts.lookupMs });
+    } catch (lookupError) {
+      if (lookupError instanceof HttpError && (lookupError.status === 403 || lookupError.status === 404)) {
+        return reportChatFailure(lookupError);
+      }
+      threads = undefined;
+    }
+    // The message's thread is the newest one created since the request was sent (allowing for clock skew).
+    const thread = threads
+      ?.filter((t) => t.createdAt !== undefined && Date.parse(t.createdAt) >= chatStarted - 120_000)
+      .sort((a, b) => Date.parse(b.createdAt ?? "") - Date.parse(a.createdAt ?? ""))[0];
+    if (thread === undefined) {
+      return reporter.failed(
+        "chat",
+        ExitCode.Other,
+        `POST ${chatApiUrl}/messages gave no answer within ${waited} and no new message thread ` +
+          `appeared in workspace ${target.workspaceId}`,
+        "check that the chat API URL is right and reachable, then retry with a longer --timeout",
+        { timedOutAfterMs: now() - chatStarted },
+      );
+    }
+    const running = (await threadStatus(thread.id)) ?? thread.isFlowRunning ?? true;
+    reporter.passed(
+      "chat",
+      `the message was accepted: thread ${thread.id} in workspace ${target.workspaceId}; the flow ` +
+        (running ? `is still running after ${waited}` : `finished after the request timed out (${waited})`),
+      { threadId: thread.id, flowRunning: running, outputs: [], timedOutAfterMs: now() - chatStarted },
+      `\n      The flow's reply will appear in thread ${thread.id}; this check does not wait for it.`,
+    );
+    return reporter.succeeded(
+      `Verified: this integration can authenticate and use workspace ${target.workspaceId} ` +
+        `(flow ${running ? "still running" : "finished"}).`,
+    );
+  }
+
+  function reportChatFailure(error: unknown): ExitCode {
+    const { cause, fix, exitCode } = explainChatFailure(error, chatApiUrl, target, timeouts.chatMs);
+    return reporter.failed("chat", exitCode, cause, fix, {
+      status: error instanceof HttpError ? error.status : undefined,
+    });
+  }
+}
+
+const defaultCredentialFactory: CredentialFactory = (tenantId, clientId, clientSecret, options) =>
+  new ClientSecretCredential(tenantId, clientId, clientSecret, options);
+
+/** Runs `task`, aborting it and rejecting with a timeout error after `ms`. */
+async function withTimeout<T>(task: (signal: AbortSignal) => Promise<T>, ms: number): Promise<T> {
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const error = new Error(`timed out after ${seconds(ms)}`);
+      error.name = "TimeoutError";
+      controller.abort(error);
+      reject(error);
+    }, ms);
+  });
+  try {
+    return await Promise.race([task(controller.signal), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+interface Explanation {
+  readonly cause: string;
+  readonly fix: string;
+}
+
+/** Maps an `@azure/identity` / MSAL failure to its likely cause, using the AADSTS codes Entra ID returns. */
+export function explainTokenFailure(
+  error: unknown,
+  target: Pick<VerifyTarget, "tenantId" | "clientId" | "smartspaceAppClientId">,
+  authority: AuthorityChoice,
+  scope: string,
+  timeoutMs: number,
+): Explanation {
+  const message = error instanceof Error ? error.message : String(error);
+  const name = error instanceof Error ? error.name : "";
+  // Entra ID's descriptions run long (trace and correlation IDs, timestamps): keep the code and first sentence.
+  const aadsts = /AADSTS\d+:[^.]*\./.exec(message);
+  const brief = aadsts ? aadsts[0] : firstLine(message);
+  const has = (...needles: string[]) => needles.some((needle) => message.includes(needle));
+
+  if (name === "TimeoutError" || name === "AbortError") {
+    return {
+      cause: `authentication failed: no token from ${authority.authorityHost} within ${seconds(timeoutMs)}`,
+      fix: `check network and proxy access to ${authority.authorityHost}`,
+    };
+  }
+  if (has("AADSTS7000215", "AADSTS7000222", "invalid_client")) {
+    return {
+      cause: `authentication failed: the client secret is wrong or expired (${brief})`,
+      fix:
+        "check secretExpiresOn in the stack outputs and that the secret is the current Key Vault version; " +
+        "rotate it (see README) if it expired or leaked",
+    };
+  }
+  if (has("AADSTS700016", "unauthorized_client")) {
+    return {
+      cause: `authentication failed: client ${target.clientId} is not an application in tenant ${target.tenantId} (${brief})`,
+      fix: "check the client ID and tenant ID (stack outputs integrations.<name>); a new application can take a minute to replicate",
+    };
+  }
+  if (has("AADSTS500011", "invalid_resource", "AADSTS70011", "invalid_scope")) {
+    return {
+      cause: `authentication failed: Entra ID does not know the resource of ${scope} in tenant ${target.tenantId} (${brief})`,
+      fix: "check the Smartspace app client ID (admin portal > Admin API documentation > CLI Setup)",
+    };
+  }
+  if (has("AADSTS90002", "AADSTS900023", "endpoints_resolution_error", "invalid_tenant")) {
+    return {
+      cause:
+        `authentication failed: could not read tenant ${target.tenantId}'s OpenID configuration from ` +
+        `${authority.authorityHost} (${brief})`,
+      fix:
+        "check the tenant ID, and that the authority host is reachable and its TLS certificate trusted " +
+        "(AZURE_AUTHORITY_HOST, proxy, NODE_EXTRA_CA_CERTS)",
+    };
+  }
+  return {
+    cause: `authentication failed: ${brief}`,
+    fix: "check the tenant ID, client ID and client secret, and that the authority host is reachable",
+  };
+}
+
+function isSlowFlow(error: unknown): boolean {
+  // Gateways answer 502/504 when the flow outlives their own timeout; the thread exists all the same.
+  return (
+    error instanceof HttpError && (error.kind === "timeout" || error.status === 502 || error.status === 504)
+  );
+}
+
+/** Maps a chat API failure to the exit code the issue defines: 403/404 are workspace access, the rest other. */
+export function explainChatFailure(
+  error: unknown,
+  chatApiUrl: string,
+  target: Pick<VerifyTarget, "workspaceId" | "smartspaceAppClientId">,
+  timeoutMs: number,
+): Explanation & { exitCode: ExitCode } {
+  if (!(error instanceof HttpError)) {
+    return {
+      cause: `the chat API call failed: ${firstLine(error instanceof Error ? error.message : String(error))}`,
+      fix: "retry; if it persists, report it with this output",
+      exitCode: ExitCode.Other,
+    };
+  }
+  const excerpt = error.bodyExcerpt ? ` (${error.bodyExcerpt})` : "";
+  switch (error.status) {
+    case 403:
+      return {
+        cause: `no access to workspace ${target.workspaceId}: the chat API answered 403${excerpt}`,
+        fix:
+          `check the WorkspaceAccess grant for this integration's service principal on workspace ${target.workspaceId} ` +
+          "(pulumi refresh shows a grant removed by hand; pulumi up restores it)",
+        exitCode: ExitCode.WorkspaceAccess,
+      };
+    case 404:
+      return {
+        cause: `workspace ${target.workspaceId} not found: the chat API answered 404 for ${error.method} ${error.url}${excerpt}`,
+        fix: "check the workspace ID (the stack's workspaces output) and that the chat API URL is the one shown in the admin portal",
+        exitCode: ExitCode.WorkspaceAccess,
+      };
+    case 401:
+      return {
+        cause: `the chat API rejected the token (401)${excerpt}`,
+        fix:
+          `check that the Smartspace app client ID (${target.smartspaceAppClientId}) belongs to the Smartspace ` +
+          "installation behind this chat API URL",
+        exitCode: ExitCode.Other,
+      };
+  }
+  if (error.kind === "network") {
+    return {
+      cause: `could not reach the chat API at ${chatApiUrl}: ${error.message}`,
+      fix: "check the chat API URL (admin portal), DNS, proxy and TLS trust",
+      exitCode: ExitCode.Other,
+    };
+  }
+  if (error.kind === "timeout") {
+    return {
+      cause: `the chat API gave no answer within ${seconds(timeoutMs)}`,
+      fix: "retry with a longer --timeout",
+      exitCode: ExitCode.Other,
+    };
+  }
+  return {
+    cause: `the chat API call failed: ${error.message}`,
+    fix:
+      error.status !== undefined && error.status >= 500
+        ? "Smartspace reported a server error; retry later, and check the flow behind the workspace"
+        : "check the chat API URL and the message; retry, and report it if it persists",
+    exitCode: ExitCode.Other,
+  };
+}
+
+function formatOutputs(outputs: readonly ChatValue[], flowRunning: boolean): string {
+  if (outputs.length === 0) {
+    return flowRunning
+      ? "\n      No output yet: the flow is still running; its reply will appear in the thread."
+      : "\n      The flow returned no output values.";
+  }
+  return outputs
+    .map(({ name, value }) => {
+      const text = typeof value === "string" ? value : JSON.stringify(value);
+      const clipped = text.length > 2000 ? `${text.slice(0, 2000)}... (${text.length} characters)` : text;
+      return `\n      ${name}: ${clipped.replace(/\n/g, "\n        ")}`;
+    })
+    .join("");
+}
+
+function firstLine(text: string): string {
+  const line = text.split("\n").find((l) => l.trim().length > 0) ?? text;
+  return line.length > 300 ? `${line.slice(0, 297)}...` : line.trim();
+}
+
+function seconds(ms: number): string {
+  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
+}
+
+function isHttpsUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return url.protocol === "https:" && url.hostname.length > 0 && !url.username && !url.password;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,428 @@
+import assert from "node:assert/strict";
+import { describe, it } from "mocha";
+import {
+  decodeJwtClaims,
+  ExitCode,
+  Redactor,
+  resolveAuthority,
+  verify,
+  type VerifyTarget,
+} from "../lib/verify";
+import {
+  APP_CLIENT_ID,
+  CHAT_API_URL,
+  chatReply,
+  CLIENT_ID,
+  fakeCredentials,
+  fakeFetch,
+  type FetchHandler,
+  issuing,
+  json,
+  never,
+  SECRET,
+  Sink,
+  TENANT_ID,
+  tokenWithRoles,
+  WORKSPACE_ID,
+} from "./support/verifyFakes";
+
+const TOKEN = tokenWithRoles(["Integrations"]);
+
+const TARGET: VerifyTarget = {
+  tenantId: TENANT_ID,
+  clientId: CLIENT_ID,
+  clientSecret: SECRET,
+  smartspaceAppClientId: APP_CLIENT_ID,
+  chatApiUrl: CHAT_API_URL,
+  workspaceId: WORKSPACE_ID,
+  message: "ping",
+};
+
+interface RunOptions {
+  target?: Partial<VerifyTarget>;
+  token?: string;
+  getToken?: Parameters<typeof fakeCredentials>[0];
+  routes?: Record<string, FetchHandler>;
+  json?: boolean;
+  env?: Record<string, string | undefined>;
+  timeouts?: { tokenMs?: number; chatMs?: number; lookupMs?: number };
+}
+
+async function run(options: RunOptions = {}) {
+  const stdout = new Sink();
+  const stderr = new Sink();
+  const credentials = fakeCredentials(options.getToken ?? issuing(options.token ?? TOKEN));
+  const http = fakeFetch(options.routes ?? { "POST /messages": () => chatReply() });
+  const code = await verify(
+    { ...TARGET, ...options.target },
+    {
+      stdout,
+      stderr,
+      json: options.json,
+      env: options.env ?? {},
+      createCredential: credentials.factory,
+      fetch: http.fetch,
+      timeouts: options.timeouts,
+    },
+  );
+  const all = stdout.text + stderr.text;
+  // Whatever happened, neither the secret nor the token may have been written anywhere.
+  assert.ok(!all.includes(SECRET), `the secret was printed:\n${all}`);
+  assert.ok(!all.includes(options.token ?? TOKEN), `the token was printed:\n${all}`);
+  return { code, stdout: stdout.text, stderr: stderr.text, credentials, http };
+}
+
+describe("verify", () => {
+  describe("success", () => {
+    it("acquires a token for the Smartspace app, checks the role, messages the workspace and exits 0", async () => {
+      const result = await run();
+      assert.equal(result.code, ExitCode.Ok);
+      assert.match(result.stdout, /\[1\/3\] ok {4}token: acquired an app-only token for api:\/\/9{8}-/);
+      assert.match(result.stdout, /\[2\/3\] ok {4}role: the token's roles claim holds "Integrations"/);
+      assert.match(result.stdout, /\[3\/3\] ok {4}chat: .*thread 7d0e3a52-0c1b-4f7e-9a55-1b2c3d4e5f60/);
+      assert.match(result.stdout, /Response: pong/);
+      assert.equal(result.stderr, "");
+
+      const [call] = result.credentials.calls;
+      assert.equal(call.tenantId, TENANT_ID);
+      assert.equal(call.clientId, CLIENT_ID);
+      assert.equal(call.clientSecret, SECRET);
+      assert.equal(call.scopes, `api://${APP_CLIENT_ID}/.default`);
+      assert.equal(call.options.authorityHost, "https://login.microsoftonline.com");
+      assert.equal(call.options.disableInstanceDiscovery, false);
+
+      assert.equal(result.http.calls.length, 1);
+      const post = result.http.calls[0];
+      assert.equal(post.method, "POST");
+      assert.equal(post.url, `${CHAT_API_URL}/messages`);
+      assert.equal(post.headers.authorization, `Bearer ${TOKEN}`);
+      assert.deepEqual(post.body, {
+        workSpaceId: WORKSPACE_ID,
+        inputs: [{ name: "prompt", value: [{ text: "ping" }] }],
+      });
+    });
+
+    it("prints only values typed Output (or 2), including structured ones", async () => {
+      const result = await run({
+        routes: {
+          "POST /messages": () =>
+            json(200, {
+              id: "m1",
+              messageThreadId: "t1",
+              values: [
+                { name: "prompt", type: 1, value: [{ text: "echoed input" }] },
+                { name: "Summary", type: 2, value: { lines: 3 } },
+              ],
+            }),
+        },
+      });
+      assert.equal(result.code, ExitCode.Ok);
+      assert.match(result.stdout, /Summary: \{"lines":3\}/);
+      assert.doesNotMatch(result.stdout, /echoed input/);
+    });
+
+    it("accepts a role value other than the display name when told to", async () => {
+      const result = await run({
+        token: tokenWithRoles(["Smartspace.Integrations"]),
+        target: { roleValue: "Smartspace.Integrations" },
+      });
+      assert.equal(result.code, ExitCode.Ok);
+    });
+  });
+
+  describe("authority", () => {
+    it("disables instance discovery for a non-Microsoft AZURE_AUTHORITY_HOST and uses it", async () => {
+      const result = await run({ env: { AZURE_AUTHORITY_HOST: "https://127.0.0.1:8443/" } });
+      assert.equal(result.code, ExitCode.Ok);
+      assert.equal(result.credentials.calls[0].options.authorityHost, "https://127.0.0.1:8443");
+      assert.equal(result.credentials.calls[0].options.disableInstanceDiscovery, true);
+      assert.match(result.stdout, /authority https:\/\/127\.0\.0\.1:8443/);
+    });
+
+    it("keeps instance discovery for sovereign Microsoft clouds", () => {
+      assert.deepEqual(resolveAuthority({ AZURE_AUTHORITY_HOST: "https://login.microsoftonline.us" }), {
+        authorityHost: "https://login.microsoftonline.us",
+        disableInstanceDiscovery: false,
+      });
+    });
+
+    it("exits 2 for an AZURE_AUTHORITY_HOST that is not https", async () => {
+      const result = await run({ env: { AZURE_AUTHORITY_HOST: "http://127.0.0.1:8080" } });
+      assert.equal(result.code, ExitCode.Usage);
+      assert.match(
+        result.stderr,
+        /AZURE_AUTHORITY_HOST "http:\/\/127\.0\.0\.1:8080" is not an https:\/\/ URL/,
+      );
+      assert.equal(result.credentials.calls.length, 0);
+    });
+  });
+
+  describe("exit 2: usage", () => {
+    it("reports every bad field at once and contacts nothing", async () => {
+      const result = await run({
+        target: { tenantId: "not a tenant", workspaceId: "ws-1", chatApiUrl: "http://chat" },
+      });
+      assert.equal(result.code, ExitCode.Usage);
+      assert.match(result.stderr, /tenant ID "not a tenant"/);
+      assert.match(result.stderr, /workspace ID "ws-1"/);
+      assert.match(result.stderr, /chat API URL "http:\/\/chat"/);
+      assert.equal(result.credentials.calls.length, 0);
+      assert.equal(result.http.calls.length, 0);
+    });
+  });
+
+  describe("exit 3: token", () => {
+    it("explains a wrong or expired secret, with the fix, without contacting the chat API", async () => {
+      const result = await run({
+        getToken: async () => {
+          // What Entra ID says, with the secret echoed back for good measure: it must still not be printed.
+          throw Object.assign(
+            new Error(
+              `invalid_client: AADSTS7000215: Invalid client secret provided (got ${SECRET}). Trace ID: 1\nmore`,
+            ),
+            { name: "AuthenticationError" },
+          );
+        },
+      });
+      assert.equal(result.code, ExitCode.Authentication);
+      assert.match(
+        result.stderr,
+        /\[1\/3\] FAIL {2}token: authentication failed: the client secret is wrong or expired/,
+      );
+      assert.match(result.stderr, /fix: check secretExpiresOn/);
+      assert.match(result.stderr, /Verification failed at step 1 \(token\): exit 3/);
+      assert.equal(result.http.calls.length, 0);
+    });
+
+    it("names an unknown client or tenant", async () => {
+      const unknownClient = await run({
+        getToken: async () => {
+          throw new Error("unauthorized_client: AADSTS700016: Application with identifier 'x' was not found");
+        },
+      });
+      assert.equal(unknownClient.code, ExitCode.Authentication);
+      assert.match(
+        unknownClient.stderr,
+        new RegExp(`client ${CLIENT_ID} is not an application in tenant ${TENANT_ID}`),
+      );
+
+      const unknownTenant = await run({
+        getToken: async () => {
+          throw Object.assign(new Error("endpoints_resolution_error: See https://aka.ms/msal.js.errors"), {
+            name: "CredentialUnavailableError",
+          });
+        },
+      });
+      assert.equal(unknownTenant.code, ExitCode.Authentication);
+      assert.match(unknownTenant.stderr, /could not read tenant .*OpenID configuration/);
+    });
+
+    it("gives up after the token timeout and aborts the request", async () => {
+      let aborted = false;
+      const started = Date.now();
+      const result = await run({
+        timeouts: { tokenMs: 50 },
+        getToken: (signal) =>
+          new Promise(() => {
+            signal?.addEventListener("abort", () => (aborted = true));
+          }),
+      });
+      assert.equal(result.code, ExitCode.Authentication);
+      assert.match(result.stderr, /no token from https:\/\/login\.microsoftonline\.com within 50 ms/);
+      assert.ok(aborted, "the token request was not aborted");
+      assert.ok(Date.now() - started < 2000);
+    });
+  });
+
+  describe("exit 4: role", () => {
+    it("fails when the token has no roles claim", async () => {
+      const token = tokenWithRoles(undefined);
+      const result = await run({ token });
+      assert.equal(result.code, ExitCode.RoleMissing);
+      assert.match(
+        result.stderr,
+        /\[2\/3\] FAIL {2}role: the Integrations app role is not assigned to this service principal: the token's roles claim is empty, expected "Integrations"/,
+      );
+      assert.equal(result.http.calls.length, 0);
+    });
+
+    it("lists the roles the token does hold", async () => {
+      const result = await run({ token: tokenWithRoles(["Reader", "Admin"]) });
+      assert.equal(result.code, ExitCode.RoleMissing);
+      assert.match(result.stderr, /holds "Reader", "Admin", expected "Integrations"/);
+    });
+  });
+
+  describe("exit 5: workspace", () => {
+    it("exits 5 on 403 and points at the WorkspaceAccess grant", async () => {
+      const result = await run({ routes: { "POST /messages": () => json(403, { error: "Forbidden" }) } });
+      assert.equal(result.code, ExitCode.WorkspaceAccess);
+      assert.match(result.stderr, new RegExp(`no access to workspace ${WORKSPACE_ID}`));
+      assert.match(result.stderr, /check the WorkspaceAccess grant/);
+    });
+
+    it("exits 5 on 404 (unknown workspace)", async () => {
+      const result = await run({
+        routes: { "POST /messages": () => json(404, { error: "WorkspaceNotFound" }) },
+      });
+      assert.equal(result.code, ExitCode.WorkspaceAccess);
+      assert.match(result.stderr, new RegExp(`workspace ${WORKSPACE_ID} not found`));
+    });
+  });
+
+  describe("exit 6: other", () => {
+    it("does not retry a failed POST (it is not idempotent) and exits 6", async () => {
+      // The body echoes the bearer token, as some servers do: it must not reach the output.
+      const result = await run({
+        routes: {
+          "POST /messages": (call) => json(500, { error: "boom", echo: call.headers.authorization }),
+        },
+      });
+      assert.equal(result.code, ExitCode.Other);
+      assert.equal(result.http.calls.length, 1);
+      assert.match(result.stderr, /Smartspace reported a server error/);
+    });
+
+    it("explains a 401 from the chat API as a token the API does not accept", async () => {
+      const result = await run({ routes: { "POST /messages": () => json(401, { error: "Unauthorized" }) } });
+      assert.equal(result.code, ExitCode.Other);
+      assert.match(result.stderr, /the chat API rejected the token \(401\)/);
+    });
+
+    it("exits 6 when the chat API is unreachable", async () => {
+      const result = await run({
+        routes: {
+          "POST /messages": () => {
+            throw new TypeError("fetch failed", {
+              cause: Object.assign(new Error("getaddrinfo ENOTFOUND"), { code: "ENOTFOUND" }),
+            });
+          },
+        },
+      });
+      assert.equal(result.code, ExitCode.Other);
+      assert.match(result.stderr, /could not reach the chat API/);
+    });
+
+    it("exits 6 when the reply does not have the documented shape", async () => {
+      const result = await run({ routes: { "POST /messages": () => json(200, { unexpected: true }) } });
+      assert.equal(result.code, ExitCode.Other);
+      assert.match(result.stderr, /unexpected body/);
+    });
+  });
+
+  describe("slow flow", () => {
+    const threadId = "5e4d3c2b-1a09-4f8e-8d7c-6b5a49382716";
+
+    it("reports the thread and that the flow is still running, and exits 0", async () => {
+      const result = await run({
+        timeouts: { chatMs: 100 },
+        routes: {
+          "POST /messages": never,
+          "GET /messagethreads": () =>
+            json(200, { data: [{ id: threadId, createdAt: new Date().toISOString(), isFlowRunning: true }] }),
+          [`GET /messagethreads/${threadId}`]: () => json(200, { id: threadId, isFlowRunning: true }),
+        },
+      });
+      assert.equal(result.code, ExitCode.Ok);
+      assert.match(
+        result.stdout,
+        new RegExp(`thread ${threadId} in workspace ${WORKSPACE_ID}; the flow is still running`),
+      );
+      const lookups = result.http.calls.filter((c) => c.method === "GET").map((c) => new URL(c.url).pathname);
+      assert.deepEqual(lookups, [
+        `/api/workspaces/${WORKSPACE_ID}/messagethreads`,
+        `/api/messagethreads/${threadId}`,
+      ]);
+    });
+
+    it("ignores threads created before the request and exits 6 when none is new", async () => {
+      const result = await run({
+        timeouts: { chatMs: 100 },
+        routes: {
+          "POST /messages": never,
+          "GET /messagethreads": () =>
+            json(200, { data: [{ id: threadId, createdAt: "2020-01-01T00:00:00Z", isFlowRunning: false }] }),
+        },
+      });
+      assert.equal(result.code, ExitCode.Other);
+      assert.match(result.stderr, /messages gave no answer within \d+ ms and no new message thread appeared/);
+    });
+
+    it("says so when the reply came before the flow produced output", async () => {
+      const result = await run({
+        routes: {
+          "POST /messages": () => json(200, { id: "m1", messageThreadId: threadId, values: [] }),
+          [`GET /messagethreads/${threadId}`]: () => json(200, { id: threadId, isFlowRunning: true }),
+        },
+      });
+      assert.equal(result.code, ExitCode.Ok);
+      assert.match(result.stdout, /No output yet: the flow is still running/);
+    });
+  });
+
+  describe("--json", () => {
+    it("writes one JSON document with every step, and nothing else", async () => {
+      const result = await run({ json: true });
+      assert.equal(result.code, ExitCode.Ok);
+      assert.equal(result.stderr, "");
+      const report = JSON.parse(result.stdout);
+      assert.equal(report.ok, true);
+      assert.equal(report.exitCode, 0);
+      assert.deepEqual(
+        report.steps.map((s: { step: string; status: string }) => [s.step, s.status]),
+        [
+          ["token", "passed"],
+          ["role", "passed"],
+          ["chat", "passed"],
+        ],
+      );
+      assert.equal(report.steps[2].details.threadId, "7d0e3a52-0c1b-4f7e-9a55-1b2c3d4e5f60");
+      assert.deepEqual(report.steps[2].details.outputs, [{ name: "Response", value: "pong" }]);
+      assert.equal(report.target.workspaceId, WORKSPACE_ID);
+    });
+
+    it("reports the failing step, its cause and fix, and the skipped steps", async () => {
+      const result = await run({ json: true, token: tokenWithRoles([]) });
+      assert.equal(result.code, ExitCode.RoleMissing);
+      const report = JSON.parse(result.stdout);
+      assert.equal(report.ok, false);
+      assert.equal(report.exitCode, 4);
+      assert.equal(report.error.step, "role");
+      assert.match(report.error.fix, /assign the Smartspace app's Integrations role/);
+      assert.deepEqual(
+        report.steps.map((s: { step: string; status: string }) => s.status),
+        ["passed", "failed", "skipped"],
+      );
+    });
+  });
+
+  describe("redaction", () => {
+    it("never prints the token even when the flow's output contains it", async () => {
+      const result = await run({
+        routes: { "POST /messages": () => chatReply(undefined, `you sent ${TOKEN}`) },
+      });
+      assert.equal(result.code, ExitCode.Ok);
+      assert.match(result.stdout, /you sent \[redacted\]/);
+    });
+
+    it("removes registered values in raw, JSON-escaped and URL-encoded forms, and JWT- or secret-shaped text", () => {
+      const redactor = new Redactor(['pa"ss/word']);
+      const text = redactor.redact(
+        `raw pa"ss/word json pa\\"ss/word url pa%22ss%2Fword jwt ${tokenWithRoles([])} ` +
+          `header Bearer abc.def.ghi the bearer token secret Xyz9Q~abcdefghijklmnopqrstuvwxyz0123456`,
+      );
+      assert.equal(
+        text,
+        "raw [redacted] json [redacted] url [redacted] jwt [redacted] header Bearer [redacted] the bearer token secret [redacted]",
+      );
+    });
+  });
+
+  describe("decodeJwtClaims", () => {
+    it("decodes the payload without verifying, and rejects non-JWTs", () => {
+      assert.deepEqual(decodeJwtClaims(tokenWithRoles(["Integrations"]))?.roles, ["Integrations"]);
+      assert.equal(decodeJwtClaims("opaque-token"), undefined);
+      assert.equal(decodeJwtClaims("a.bm90IGpzb24.c"), undefined);
+    });
+  });
+});

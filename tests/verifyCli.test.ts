@@ -1,0 +1,348 @@
+import assert from "node:assert/strict";
+import { describe, it } from "mocha";
+import { ExitCode } from "../lib/verify";
+import { type KeyVaultSecret, main, type PulumiRunner, type SecretReader } from "../scripts/verify";
+import {
+  APP_CLIENT_ID,
+  CHAT_API_URL,
+  chatReply,
+  CLIENT_ID,
+  fakeCredentials,
+  fakeFetch,
+  issuing,
+  SECRET,
+  Sink,
+  TENANT_ID,
+  tokenWithRoles,
+  WORKSPACE_ID,
+} from "./support/verifyFakes";
+
+const SECOND_WORKSPACE = "7b2d4f6a-1c3e-4a5b-8d9e-0f1a2b3c4d5e";
+const SECRET_URI = "https://kv-dev-abc123.vault.azure.net/secrets/smartspace-crm-sync-client-secret";
+
+/** What `pulumi stack output --json` prints for a deployed stack. */
+function stackOutputs(integration: Record<string, unknown> = {}) {
+  return {
+    keyVaultId:
+      "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv",
+    smartspaceAppClientId: APP_CLIENT_ID,
+    smartspaceRoleValue: "Integrations",
+    integrations: {
+      "crm-sync": {
+        clientId: CLIENT_ID,
+        tenantId: TENANT_ID,
+        applicationObjectId: "a0000000-0000-4000-8000-000000000001",
+        servicePrincipalObjectId: "a0000000-0000-4000-8000-000000000002",
+        displayName: "smartspace-crm-sync-dev",
+        workspaces: [WORKSPACE_ID, SECOND_WORKSPACE],
+        keyVaultSecretUris: {
+          clientId: "https://kv-dev-abc123.vault.azure.net/secrets/smartspace-crm-sync-client-id",
+          tenantId: "https://kv-dev-abc123.vault.azure.net/secrets/smartspace-crm-sync-tenant-id",
+          clientSecret: SECRET_URI,
+        },
+        ...integration,
+      },
+    },
+  };
+}
+
+/** What `pulumi config --json` prints: structured values as JSON strings plus `objectValue`. */
+function stackConfig(smartspace: Record<string, unknown> = {}) {
+  const value = { appClientId: APP_CLIENT_ID, chatApiUrl: CHAT_API_URL, ...smartspace };
+  return {
+    "azure-native:location": { value: "australiaeast", secret: false },
+    "smartspace-integration:smartspace": { value: JSON.stringify(value), objectValue: value, secret: false },
+    "smartspace-integration:someSecret": { secret: true },
+  };
+}
+
+interface CliRun {
+  argv: string[];
+  env?: Record<string, string | undefined>;
+  outputs?: unknown;
+  config?: unknown;
+  pulumiFails?: string;
+  readSecret?: SecretReader;
+}
+
+async function cli(options: CliRun) {
+  const stdout = new Sink();
+  const stderr = new Sink();
+  const pulumiCalls: (readonly string[])[] = [];
+  const runPulumi: PulumiRunner = async (args) => {
+    pulumiCalls.push(args);
+    if (options.pulumiFails) {
+      throw new Error(options.pulumiFails);
+    }
+    return JSON.stringify(
+      args[0] === "stack" ? (options.outputs ?? stackOutputs()) : (options.config ?? stackConfig()),
+    );
+  };
+  const secretReads: string[] = [];
+  const readSecret: SecretReader =
+    options.readSecret ??
+    (async (uri): Promise<KeyVaultSecret> => {
+      secretReads.push(uri);
+      return { value: SECRET, version: "0123456789abcdef", expiresOn: new Date("2030-01-01T00:00:00Z") };
+    });
+  const credentials = fakeCredentials(issuing(tokenWithRoles(["Integrations"])));
+  const http = fakeFetch({ "POST /messages": () => chatReply() });
+  const code = await main(options.argv, {
+    stdout,
+    stderr,
+    env: options.env ?? {},
+    runPulumi,
+    readSecret,
+    createCredential: credentials.factory,
+    fetch: http.fetch,
+  });
+  const all = stdout.text + stderr.text;
+  assert.ok(!all.includes(SECRET), `the secret was printed:\n${all}`);
+  return { code, stdout: stdout.text, stderr: stderr.text, pulumiCalls, secretReads, credentials, http };
+}
+
+const EXPLICIT = [
+  "--tenant-id",
+  TENANT_ID,
+  "--client-id",
+  CLIENT_ID,
+  "--client-secret-env",
+  "CRM_SECRET",
+  "--smartspace-app-client-id",
+  APP_CLIENT_ID,
+  "--chat-api-url",
+  CHAT_API_URL,
+  "--workspace",
+  WORKSPACE_ID,
+];
+
+describe("verify CLI", () => {
+  it("prints help with both modes and the exit codes, and exits 0", async () => {
+    const result = await cli({ argv: ["--help"] });
+    assert.equal(result.code, ExitCode.Ok);
+    assert.match(result.stdout, /Usage: verify \[options\]/);
+    assert.match(result.stdout, /--stack <stack>/);
+    assert.match(result.stdout, /--client-secret-env <VAR>/);
+    assert.match(result.stdout, /5 {2}step 3 failed: 403\/404/);
+    assert.doesNotMatch(result.stdout, /--client-secret <value>/);
+  });
+
+  describe("stack mode", () => {
+    it("reads outputs and config through the Pulumi CLI and the secret from Key Vault, then verifies", async () => {
+      const result = await cli({ argv: ["--stack", "dev", "--integration", "crm-sync"] });
+      assert.equal(result.code, ExitCode.Ok, result.stderr);
+      assert.deepEqual(result.pulumiCalls, [
+        ["stack", "output", "--json", "--stack", "dev"],
+        ["config", "--json", "--stack", "dev"],
+      ]);
+      assert.deepEqual(result.secretReads, [SECRET_URI]);
+      const [call] = result.credentials.calls;
+      assert.equal(call.clientId, CLIENT_ID);
+      assert.equal(call.tenantId, TENANT_ID);
+      assert.equal(call.clientSecret, SECRET);
+      assert.equal(call.scopes, `api://${APP_CLIENT_ID}/.default`);
+      // The first configured workspace, unless one is named.
+      assert.equal((result.http.calls[0].body as { workSpaceId: string }).workSpaceId, WORKSPACE_ID);
+      assert.match(
+        result.stdout,
+        /stack dev, integration crm-sync; secret .* \(version 0123456789abcdef, expires 2030-01-01/,
+      );
+    });
+
+    it("uses the named workspace and the options that override the stack's values", async () => {
+      const result = await cli({
+        argv: [
+          "--stack",
+          "dev",
+          "--integration",
+          "crm-sync",
+          "--workspace",
+          SECOND_WORKSPACE,
+          "--chat-api-url",
+          "https://other-chat.example.com",
+        ],
+      });
+      assert.equal(result.code, ExitCode.Ok, result.stderr);
+      assert.equal(result.http.calls[0].url, "https://other-chat.example.com/messages");
+      assert.equal((result.http.calls[0].body as { workSpaceId: string }).workSpaceId, SECOND_WORKSPACE);
+    });
+
+    it("prefers the Smartspace app the stack resolved (deployed) over config, which may name it by display name", async () => {
+      for (const smartspace of [
+        { appClientId: undefined, appDisplayName: "Smartspace" },
+        { appClientId: "12121212-3434-4565-8787-909090909090" },
+      ]) {
+        const result = await cli({
+          argv: ["--stack", "dev", "--integration", "crm-sync"],
+          config: stackConfig(smartspace),
+        });
+        assert.equal(result.code, ExitCode.Ok, result.stderr);
+        assert.equal(result.credentials.calls[0].scopes, `api://${APP_CLIENT_ID}/.default`);
+      }
+    });
+
+    it("falls back to config for the Smartspace app when the stack does not export it", async () => {
+      const { smartspaceAppClientId: _omitted, ...outputs } = stackOutputs();
+      const result = await cli({ argv: ["--stack", "dev", "--integration", "crm-sync"], outputs });
+      assert.equal(result.code, ExitCode.Ok, result.stderr);
+      assert.equal(result.credentials.calls[0].scopes, `api://${APP_CLIENT_ID}/.default`);
+    });
+
+    it("checks for the role value the stack resolved", async () => {
+      const outputs = {
+        ...stackOutputs(),
+        smartspaceRoleValue: "Smartspace.Integrations",
+      };
+      const result = await cli({ argv: ["--stack", "dev", "--integration", "crm-sync"], outputs });
+      assert.equal(result.code, ExitCode.RoleMissing);
+      assert.match(result.stderr, /expected "Smartspace\.Integrations"/);
+    });
+
+    it("exits 2 naming the known integrations when the name is wrong", async () => {
+      const result = await cli({ argv: ["--stack", "dev", "--integration", "crm"] });
+      assert.equal(result.code, ExitCode.Usage);
+      assert.match(result.stderr, /stack dev has no integration named "crm"/);
+      assert.match(result.stderr, /use one of: crm-sync/);
+      assert.equal(result.credentials.calls.length, 0);
+    });
+
+    it("exits 2 when the integration has no workspaces and none is named", async () => {
+      const result = await cli({
+        argv: ["--stack", "dev", "--integration", "crm-sync"],
+        outputs: stackOutputs({ workspaces: [] }),
+      });
+      assert.equal(result.code, ExitCode.Usage);
+      assert.match(result.stderr, /integration crm-sync in stack dev has no workspaces/);
+    });
+
+    it("exits 2 when the chat API URL is configured nowhere", async () => {
+      const result = await cli({
+        argv: ["--stack", "dev", "--integration", "crm-sync"],
+        config: {
+          "smartspace-integration:smartspace": { value: JSON.stringify({ appClientId: APP_CLIENT_ID }) },
+        },
+      });
+      assert.equal(result.code, ExitCode.Usage);
+      assert.match(result.stderr, /has no smartspace-integration:smartspace\.chatApiUrl/);
+    });
+
+    it("exits 2 with the Pulumi error when the stack cannot be read", async () => {
+      const result = await cli({
+        argv: ["--stack", "nope", "--integration", "crm-sync"],
+        pulumiFails: "error: no stack named 'nope' found",
+      });
+      assert.equal(result.code, ExitCode.Usage);
+      assert.match(
+        result.stderr,
+        /pulumi stack output --json --stack nope failed: error: no stack named 'nope' found/,
+      );
+    });
+
+    it("exits 2 and explains the Key Vault role when the secret cannot be read", async () => {
+      const result = await cli({
+        argv: ["--stack", "dev", "--integration", "crm-sync"],
+        readSecret: async () => {
+          throw new Error("Caller is not authorized to perform action on resource.\nStatus code: 403");
+        },
+      });
+      assert.equal(result.code, ExitCode.Usage);
+      assert.match(
+        result.stderr,
+        /could not read the client secret from Key Vault \(https:\/\/kv-dev-abc123/,
+      );
+      assert.match(result.stderr, /Key Vault Secrets User/);
+    });
+
+    it("refuses explicit identity options alongside --stack", async () => {
+      const result = await cli({
+        argv: ["--stack", "dev", "--integration", "crm-sync", "--client-id", CLIENT_ID],
+      });
+      assert.equal(result.code, ExitCode.Usage);
+      assert.match(result.stderr, /--client-id cannot be combined with --stack/);
+      assert.equal(result.pulumiCalls.length, 0);
+    });
+  });
+
+  describe("explicit mode", () => {
+    it("reads the secret from the named environment variable and verifies", async () => {
+      const result = await cli({
+        argv: [...EXPLICIT, "--message", "hello there"],
+        env: { CRM_SECRET: SECRET },
+      });
+      assert.equal(result.code, ExitCode.Ok, result.stderr);
+      assert.equal(result.credentials.calls[0].clientSecret, SECRET);
+      assert.deepEqual((result.http.calls[0].body as { inputs: unknown }).inputs, [
+        { name: "prompt", value: [{ text: "hello there" }] },
+      ]);
+      assert.equal(result.pulumiCalls.length, 0);
+    });
+
+    it("exits 2 when the variable is not set", async () => {
+      const result = await cli({ argv: EXPLICIT, env: {} });
+      assert.equal(result.code, ExitCode.Usage);
+      assert.match(result.stderr, /environment variable CRM_SECRET \(from --client-secret-env\) is not set/);
+    });
+
+    it("names every missing option", async () => {
+      const result = await cli({ argv: ["--tenant-id", TENANT_ID, "--client-id", CLIENT_ID] });
+      assert.equal(result.code, ExitCode.Usage);
+      assert.match(
+        result.stderr,
+        /missing --client-secret-env, --smartspace-app-client-id, --chat-api-url, --workspace/,
+      );
+    });
+
+    it("refuses a secret on the command line without repeating it", async () => {
+      // A secret of no recognisable shape, so only knowing the value can keep it out of the output.
+      const plain = "hunter2-plain-secret";
+      for (const argv of [
+        [...EXPLICIT, "--client-secret", plain],
+        [...EXPLICIT, `--client-secret=${plain}`],
+        ["--json", `--client-secret=${plain}`],
+      ]) {
+        const result = await cli({ argv, env: { CRM_SECRET: SECRET } });
+        assert.equal(result.code, ExitCode.Usage);
+        assert.match(result.stdout + result.stderr, /--client-secret is not accepted/);
+        assert.ok(!(result.stdout + result.stderr).includes(plain));
+        assert.equal(result.credentials.calls.length, 0);
+      }
+    });
+
+    it("does not repeat a secret given where the variable name belongs", async () => {
+      const plain = "hunter2-plain.secret";
+      const argv = [...EXPLICIT];
+      argv[argv.indexOf("CRM_SECRET")] = plain;
+      const result = await cli({ argv });
+      assert.equal(result.code, ExitCode.Usage);
+      assert.match(result.stderr, /--client-secret-env takes the NAME of an environment variable/);
+      assert.ok(!result.stderr.includes(plain));
+    });
+
+    it("exits 2 for a timeout that is not a number", async () => {
+      const result = await cli({ argv: [...EXPLICIT, "--timeout", "soon"], env: { CRM_SECRET: SECRET } });
+      assert.equal(result.code, ExitCode.Usage);
+      assert.match(result.stderr, /--timeout "soon" is not a number of seconds/);
+    });
+  });
+
+  describe("--json", () => {
+    it("reports parse errors as JSON with exit code 2", async () => {
+      const result = await cli({ argv: ["--json", "--bogus"] });
+      assert.equal(result.code, ExitCode.Usage);
+      assert.equal(result.stderr, "");
+      const report = JSON.parse(result.stdout);
+      assert.equal(report.exitCode, 2);
+      assert.equal(report.error.step, "usage");
+      assert.match(report.error.cause, /unknown option '--bogus'/);
+    });
+
+    it("reports a full stack-mode run as one JSON document", async () => {
+      const result = await cli({ argv: ["--stack", "dev", "--integration", "crm-sync", "--json"] });
+      assert.equal(result.code, ExitCode.Ok);
+      const report = JSON.parse(result.stdout);
+      assert.equal(report.ok, true);
+      assert.equal(report.target.clientId, CLIENT_ID);
+      assert.match(report.target.source, /stack dev, integration crm-sync/);
+    });
+  });
+});
