@@ -28,7 +28,12 @@ if (process.env.PULUMI_NODEJS_TYPESCRIPT === "true") {
     compiler: require.resolve("typescript", { paths: [process.cwd()] }),
     transpileOnly: process.env.PULUMI_NODEJS_TRANSPILE_ONLY === "true" ? true : undefined,
     project: "tsconfig.json",
-    compilerOptions: { target: "ES2020", module: "nodenext", moduleResolution: "nodenext", sourceMap: "true" },
+    compilerOptions: {
+      target: "ES2020",
+      module: "nodenext",
+      moduleResolution: "nodenext",
+      sourceMap: "true",
+    },
   });
 }
 
@@ -68,7 +73,8 @@ process.on("unhandledRejection", (error) => {
   await pulumi.runtime.waitForRPCs();
   const elapsedMs = Number(process.hrtime.bigint() - start) / 1e6;
   process.stdout.write(
-    JSON.stringify({ elapsedMs, maxRssMiB: process.resourceUsage().maxRSS / 1024, resources: registered }) + "\n",
+    JSON.stringify({ elapsedMs, maxRssMiB: process.resourceUsage().maxRSS / 1024, resources: registered }) +
+      "\n",
   );
   process.exit(0);
 })();

@@ -25,21 +25,42 @@ const benchMocks = {
     switch (args.type) {
       case "azuread:index/application:Application": {
         const objectId = guid(`app-${args.name}`);
-        return { id: `/applications/${objectId}`, state: { ...inputs, objectId, clientId: guid(`client-${args.name}`) } };
+        return {
+          id: `/applications/${objectId}`,
+          state: { ...inputs, objectId, clientId: guid(`client-${args.name}`) },
+        };
       }
       case "azuread:index/servicePrincipal:ServicePrincipal": {
         const objectId = guid(`sp-${args.name}`);
         return { id: `/servicePrincipals/${objectId}`, state: { ...inputs, objectId } };
       }
       case "azuread:index/applicationPassword:ApplicationPassword":
-        return { id: `${inputs.applicationId}/password/${guid(args.name)}`, state: { ...inputs, keyId: guid(args.name), value: `v-${args.name}` } };
+        return {
+          id: `${inputs.applicationId}/password/${guid(args.name)}`,
+          state: { ...inputs, keyId: guid(args.name), value: `v-${args.name}` },
+        };
       case "azure-native:keyvault:Vault": {
         const id = `/subscriptions/${SUBSCRIPTION}/resourceGroups/${inputs.resourceGroupName}/providers/Microsoft.KeyVault/vaults/${inputs.vaultName}`;
-        return { id, state: { ...inputs, name: inputs.vaultName, properties: { ...inputs.properties, vaultUri: `https://${inputs.vaultName}.vault.azure.net/` } } };
+        return {
+          id,
+          state: {
+            ...inputs,
+            name: inputs.vaultName,
+            properties: { ...inputs.properties, vaultUri: `https://${inputs.vaultName}.vault.azure.net/` },
+          },
+        };
       }
       case "azure-native:keyvault:Secret": {
         const id = `/subscriptions/${SUBSCRIPTION}/resourceGroups/${inputs.resourceGroupName}/providers/Microsoft.KeyVault/vaults/${inputs.vaultName}/secrets/${inputs.secretName}`;
-        return { id, state: { name: inputs.secretName, properties: { secretUri: `https://${inputs.vaultName}.vault.azure.net/secrets/${inputs.secretName}` } } };
+        return {
+          id,
+          state: {
+            name: inputs.secretName,
+            properties: {
+              secretUri: `https://${inputs.vaultName}.vault.azure.net/secrets/${inputs.secretName}`,
+            },
+          },
+        };
       }
       case "random:index/randomString:RandomString":
         return { id: "abcde", state: { ...inputs, result: "abcde" } };
@@ -58,7 +79,14 @@ const benchMocks = {
           clientId: SMARTSPACE_CLIENT_ID,
           displayName: "smartspace",
           appRoles: [
-            { allowedMemberTypes: ["Application"], description: "", displayName: "Integrations", enabled: true, id: guid("role"), value: "Integrations" },
+            {
+              allowedMemberTypes: ["Application"],
+              description: "",
+              displayName: "Integrations",
+              enabled: true,
+              id: guid("role"),
+              value: "Integrations",
+            },
           ],
         };
       default:
