@@ -12,19 +12,12 @@ import * as http from "node:http";
 import * as https from "node:https";
 import type { AddressInfo } from "node:net";
 
-export type PrincipalType = "ServicePrincipal" | "User" | "Group";
-export const PRINCIPAL_TYPES: readonly PrincipalType[] = ["ServicePrincipal", "User", "Group"];
+// The contract's data shapes, shared with the client so that both sides of the tests speak one contract.
+import { PRINCIPAL_TYPES } from "../../lib/adminApi";
+import type { AccessEntry, PrincipalType, Workspace } from "../../lib/adminApi";
 
-export interface Workspace {
-  readonly id: string;
-  readonly name: string;
-}
-
-export interface AccessEntry {
-  readonly principalId: string;
-  readonly principalType: PrincipalType;
-  readonly displayName: string;
-}
+export { PRINCIPAL_TYPES };
+export type { AccessEntry, PrincipalType, Workspace };
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
