@@ -1,0 +1,517 @@
+/**
+ * Classifies the output of `pulumi preview --refresh --expect-no-changes --json` for drift detection.
+ *
+ * A scheduled drift check must not cry wolf on the one change this stack makes on purpose: the two-slot
+ * client secret rotation. When a rotation period ends, the next preview shows the older `ApplicationPassword`
+ * slot being replaced (its `rotateWhenChanged` generation and dates moved on) and the Key Vault client-secret
+ * being updated to the new current slot. Those are reported as "rotation due" (the weekly rotation run, or any
+ * `pulumi up`, performs them). Everything else that the preview would change is drift: someone changed or
+ * deleted a resource outside Pulumi, or the code on main was not deployed.
+ *
+ * Input: the preview's JSON digest (`{ config, steps: [{ op, urn, oldState, newState, diffReasons,
+ * replaceReasons, detailedDiff }], diagnostics, changeSummary }`) and the preview's exit code (Pulumi exits 7,
+ * "no changes expected", when `--expect-no-changes` saw changes; anything else non-zero is a failed preview).
+ * Nothing secret is read or printed: the digest masks secret values, and the report names resources and
+ * property paths only.
+ *
+ * Usage:
+ *   npx pulumi preview --stack dev --refresh --expect-no-changes --json > preview.json; code=$?
+ *   npx tsx scripts/classify-preview.ts --input preview.json --preview-exit-code "$code" --stack dev \
+ *     --markdown report.md --github-output "$GITHUB_OUTPUT"
+ */
+import { readFileSync, appendFileSync, writeFileSync } from "node:fs";
+import { Command, InvalidArgumentError } from "commander";
+
+export const EXIT_NO_CHANGES_EXPECTED = 7;
+export const PROJECT = "smartspace-integration";
+export const DOCS = "docs/operations.md#drift-findings";
+
+const PASSWORD_TYPE = "azuread:index/applicationPassword:ApplicationPassword";
+const SECRET_TYPE = /^azure-native[^:]*:keyvault(\/[a-z0-9]+)?:Secret$/i;
+const STACK_TYPE = "pulumi:pulumi:Stack";
+/** Inputs that move on their own when a rotation period ends; nothing else may differ for a rotation. */
+const ROTATION_INPUTS = new Set(["rotateWhenChanged", "startDate", "endDate"]);
+/** What the Key Vault client-secret update that follows a rotation may touch. */
+const SECRET_FOLLOW_UP_PATHS = [
+  "properties.value",
+  "properties.attributes",
+  "properties.contentType",
+  "tags",
+];
+/** Steps that read or refresh state; they change nothing in Azure. */
+const PASSIVE_OPS = new Set(["same", "refresh", "read", "discard", "discard-replaced", "read-replacement"]);
+const REPLACE_OPS = new Set(["replace", "create-replacement", "delete-replaced"]);
+
+interface ResourceStateJson {
+  readonly urn?: string;
+  readonly type?: string;
+  readonly parent?: string;
+  readonly inputs?: Record<string, unknown>;
+}
+
+export interface PreviewStepJson {
+  readonly op: string;
+  readonly urn: string;
+  readonly oldState?: ResourceStateJson;
+  readonly newState?: ResourceStateJson;
+  readonly diffReasons?: readonly string[];
+  readonly replaceReasons?: readonly string[];
+  readonly detailedDiff?: Readonly<Record<string, { kind: string; inputDiff?: boolean }>> | null;
+}
+
+export interface PreviewDigestJson {
+  readonly config?: Readonly<Record<string, string>>;
+  readonly steps?: readonly PreviewStepJson[];
+  readonly diagnostics?: readonly { urn?: string; message?: string; severity?: string }[];
+  readonly changeSummary?: Readonly<Record<string, number>>;
+}
+
+export type Verdict = "no-changes" | "rotation-due" | "drift" | "failed";
+
+export interface Finding {
+  readonly category: "rotation" | "drift";
+  readonly urn: string;
+  readonly type: string;
+  readonly name: string;
+  /** The step's operation (create, update, replace, delete, ...). */
+  readonly op: string;
+  /** Property paths that differ, as Pulumi reports them. */
+  readonly properties: readonly string[];
+  /** What the finding means and what to do about it. */
+  readonly explanation: string;
+}
+
+export interface Classification {
+  readonly verdict: Verdict;
+  readonly stack?: string;
+  readonly findings: readonly Finding[];
+  /** Why the preview cannot be trusted (failed run, errors, unreadable output). */
+  readonly problems: readonly string[];
+}
+
+export interface ClassifyOptions {
+  readonly stack?: string;
+  /** Exit code of `pulumi preview`; 0 and 7 are the only successful outcomes with --expect-no-changes. */
+  readonly previewExitCode?: number;
+  /** URNs replaced on purpose with `--replace` (a forced rotation); their replacement is a rotation. */
+  readonly forcedReplacements?: readonly string[];
+}
+
+export function parseUrn(urn: string): { type: string; name: string; qualifiedType: string } {
+  // urn:pulumi:<stack>::<project>::<parent types$...$type>::<name>
+  const parts = urn.split("::");
+  if (parts.length < 4 || !parts[0].startsWith("urn:pulumi:")) {
+    return { type: "", name: urn, qualifiedType: "" };
+  }
+  const qualifiedType = parts[2];
+  const type = qualifiedType.split("$").pop() ?? qualifiedType;
+  return { type, name: parts.slice(3).join("::"), qualifiedType };
+}
+
+/** Reads a preview digest from `pulumi preview --json` output, tolerating noise printed before the JSON. */
+export function parsePreviewJson(text: string): PreviewDigestJson {
+  const trimmed = text.trim();
+  if (trimmed === "") {
+    throw new Error("the preview printed no JSON (empty output)");
+  }
+  const candidates = [trimmed];
+  const start = trimmed.search(/^\{/m);
+  if (start > 0) candidates.push(trimmed.slice(start));
+  for (const candidate of candidates) {
+    try {
+      const parsed: unknown = JSON.parse(candidate);
+      if (parsed !== null && typeof parsed === "object" && !Array.isArray(parsed)) {
+        return parsed as PreviewDigestJson;
+      }
+    } catch {
+      // Try the next candidate.
+    }
+  }
+  throw new Error(
+    `the preview output is not a JSON object (starts with ${JSON.stringify(trimmed.slice(0, 60))})`,
+  );
+}
+
+function changedPaths(step: PreviewStepJson): string[] {
+  const paths = new Set<string>([
+    ...(step.replaceReasons ?? []),
+    ...(step.diffReasons ?? []),
+    ...Object.keys(step.detailedDiff ?? {}),
+  ]);
+  return [...paths].sort();
+}
+
+function topLevel(path: string): string {
+  return path.split(/[.[]/, 1)[0];
+}
+
+function integrationNames(config: PreviewDigestJson["config"]): string[] {
+  const raw = config?.[`${PROJECT}:integrations`];
+  if (typeof raw !== "string") return [];
+  try {
+    const parsed: unknown = JSON.parse(raw);
+    if (!Array.isArray(parsed)) return [];
+    return parsed
+      .map((entry) =>
+        entry !== null && typeof entry === "object" ? (entry as { name?: unknown }).name : undefined,
+      )
+      .filter((name): name is string => typeof name === "string");
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Keys that tie a resource to an integration: its parent component, the integration whose name prefixes the
+ * resource name (longest match), and for Key Vault secrets the integration named in tags or secret name.
+ */
+function integrationKeys(step: PreviewStepJson, names: readonly string[]): Set<string> {
+  const keys = new Set<string>();
+  const state = step.newState ?? step.oldState;
+  if (state?.parent) keys.add(`parent:${state.parent}`);
+  const { name } = parseUrn(step.urn);
+  const prefix = [...names]
+    .sort((a, b) => b.length - a.length)
+    .find((candidate) => name.startsWith(`${candidate}-`));
+  if (prefix) keys.add(`integration:${prefix}`);
+  const inputs = state?.inputs ?? {};
+  const tags = inputs.tags;
+  if (tags !== null && typeof tags === "object") {
+    const tagged = (tags as Record<string, unknown>)["smartspace-integration"];
+    if (typeof tagged === "string") keys.add(`integration:${tagged}`);
+  }
+  const secretName =
+    typeof inputs.secretName === "string" ? /^smartspace-(.+)-client-secret$/.exec(inputs.secretName) : null;
+  if (secretName) keys.add(`integration:${secretName[1]}`);
+  return keys;
+}
+
+function related(a: Set<string>, b: Set<string>): boolean {
+  // When either side cannot be placed, the secret update is attributed to the rotation in the same preview.
+  if (a.size === 0 || b.size === 0) return true;
+  return [...a].some((key) => b.has(key));
+}
+
+function isRotationReplacement(step: PreviewStepJson, type: string, forced: ReadonlySet<string>): boolean {
+  if (type !== PASSWORD_TYPE || !REPLACE_OPS.has(step.op)) return false;
+  if (forced.has(step.urn)) return true;
+  const changed = changedPaths(step).map(topLevel);
+  return changed.includes("rotateWhenChanged") && changed.every((key) => ROTATION_INPUTS.has(key));
+}
+
+function isSecretFollowUp(step: PreviewStepJson, type: string): boolean {
+  if (!SECRET_TYPE.test(type) || step.op !== "update") return false;
+  const changed = changedPaths(step);
+  return (
+    changed.length > 0 &&
+    changed.every(
+      (path) =>
+        SECRET_FOLLOW_UP_PATHS.some(
+          (allowed) => path === allowed || path.startsWith(`${allowed}.`) || path.startsWith(`${allowed}[`),
+        ) || path === "properties",
+    )
+  );
+}
+
+const TYPE_LABELS: Readonly<Record<string, string>> = {
+  "azuread:index/application:Application": "app registration",
+  "azuread:index/servicePrincipal:ServicePrincipal": "service principal",
+  "azuread:index/appRoleAssignment:AppRoleAssignment": "Smartspace app role assignment",
+  [PASSWORD_TYPE]: "client secret slot",
+  "azure-native:keyvault:Vault": "Key Vault",
+  "azure-native:keyvault:Secret": "Key Vault secret",
+  "azure-native:authorization:RoleAssignment": "Key Vault reader role assignment",
+  "random:index/randomString:RandomString": "vault name suffix",
+};
+
+function label(type: string): string {
+  if (TYPE_LABELS[type]) return TYPE_LABELS[type];
+  if (type.startsWith("pulumi-nodejs:dynamic")) return "Smartspace workspace access grant";
+  if (type.startsWith("pulumi:providers:")) return "provider configuration";
+  return type;
+}
+
+function driftExplanation(op: string, type: string, properties: readonly string[]): string {
+  const what = label(type);
+  if (type.startsWith("pulumi:providers:")) {
+    return `The ${what} changed in code (e.g. a provider upgrade) and is not deployed yet; run the deploy workflow.`;
+  }
+  switch (op) {
+    case "create":
+      return type.startsWith("pulumi-nodejs:dynamic")
+        ? "The workspace grant is gone from Smartspace (revoked by hand?) or the workspace was added in code but not deployed; the next `pulumi up` grants it again."
+        : `The ${what} is missing from Azure (deleted outside Pulumi) or was added in code but not deployed; the next \`pulumi up\` creates it.`;
+    case "delete":
+      return `The ${what} is in the stack's state but no longer declared (removed from code or config and not deployed); the next \`pulumi up\` deletes it.`;
+    case "update":
+      return `The ${what} differs from the program in ${properties.join(", ") || "its properties"}: changed outside Pulumi, or a code change is not deployed. The next \`pulumi up\` restores the declared values; keep a manual change only by putting it in code.`;
+    default:
+      if (REPLACE_OPS.has(op)) {
+        return `The ${what} would be replaced (${properties.join(", ") || "forced"}): an input that cannot change in place differs from Azure. Check who changed it before the next \`pulumi up\` replaces it.`;
+      }
+      return `The preview would ${op} the ${what}.`;
+  }
+}
+
+/** Classifies a preview digest; pure, so tests can feed it any shape the CLI produces. */
+export function classifyPreview(digest: PreviewDigestJson, options: ClassifyOptions = {}): Classification {
+  const problems: string[] = [];
+  const exitCode = options.previewExitCode;
+  if (exitCode !== undefined && exitCode !== 0 && exitCode !== EXIT_NO_CHANGES_EXPECTED) {
+    problems.push(
+      `pulumi preview failed with exit code ${exitCode}; see the job log (policy violations and errors are printed there)`,
+    );
+  }
+  for (const diagnostic of digest.diagnostics ?? []) {
+    if (diagnostic.severity === "error") {
+      problems.push(
+        `error${diagnostic.urn ? ` on ${diagnostic.urn}` : ""}: ${(diagnostic.message ?? "").trim()}`,
+      );
+    }
+  }
+
+  const forced = new Set(options.forcedReplacements ?? []);
+  const names = integrationNames(digest.config);
+  // Logical replacement steps come with create-replacement/delete-replaced companions; report a URN once.
+  const byUrn = new Map<string, PreviewStepJson>();
+  for (const step of digest.steps ?? []) {
+    const { type } = parseUrn(step.urn);
+    if (PASSIVE_OPS.has(step.op) || type === STACK_TYPE) continue;
+    const seen = byUrn.get(step.urn);
+    if (!seen || (step.op === "replace" && seen.op !== "replace")) byUrn.set(step.urn, step);
+  }
+  const steps = [...byUrn.values()];
+
+  const rotations = steps.filter((step) => isRotationReplacement(step, parseUrn(step.urn).type, forced));
+  const rotationKeys = rotations.map((step) => integrationKeys(step, names));
+  const findings: Finding[] = steps.map((step) => {
+    const { type, name } = parseUrn(step.urn);
+    const properties = changedPaths(step);
+    if (rotations.includes(step)) {
+      return {
+        category: "rotation",
+        urn: step.urn,
+        type,
+        name,
+        op: step.op,
+        properties,
+        explanation: forced.has(step.urn)
+          ? "Replaced on request (--replace): a new credential is issued and the old one deleted."
+          : "The slot's rotation period ended: the older slot is re-issued with the next generation's dates. The other slot stays valid meanwhile.",
+      };
+    }
+    if (isSecretFollowUp(step, type)) {
+      const keys = integrationKeys(step, names);
+      if (rotationKeys.some((rotation) => related(rotation, keys))) {
+        return {
+          category: "rotation",
+          urn: step.urn,
+          type,
+          name,
+          op: step.op,
+          properties,
+          explanation:
+            "Follows the slot rotation: the Key Vault client secret gets a new version holding the current slot; consumers keep the versionless URI.",
+        };
+      }
+    }
+    return {
+      category: "drift",
+      urn: step.urn,
+      type,
+      name,
+      op: step.op,
+      properties,
+      explanation: driftExplanation(step.op, type, properties),
+    };
+  });
+
+  const summaryChanges = Object.entries(digest.changeSummary ?? {}).filter(
+    ([op, count]) => count > 0 && !PASSIVE_OPS.has(op),
+  );
+  if (findings.length === 0 && (summaryChanges.length > 0 || exitCode === EXIT_NO_CHANGES_EXPECTED)) {
+    findings.push({
+      category: "drift",
+      urn: "",
+      type: "",
+      name: "(not itemised)",
+      op: summaryChanges.map(([op, count]) => `${op} ${count}`).join(", ") || "changes",
+      properties: [],
+      explanation:
+        "The preview reported changes but listed none it could attribute to a resource; read the job log's preview output.",
+    });
+  }
+
+  let verdict: Verdict = "no-changes";
+  if (problems.length > 0) verdict = "failed";
+  else if (findings.some((finding) => finding.category === "drift")) verdict = "drift";
+  else if (findings.length > 0) verdict = "rotation-due";
+  return { verdict, stack: options.stack, findings, problems };
+}
+
+const HEADLINE: Readonly<Record<Verdict, string>> = {
+  "no-changes": "no drift",
+  "rotation-due": "rotation due (not drift)",
+  drift: "drift detected",
+  failed: "drift check failed",
+};
+
+function escapeCell(text: string): string {
+  return text.replace(/\|/g, "\\|").replace(/\r?\n/g, " ");
+}
+
+function table(findings: readonly Finding[]): string[] {
+  return [
+    "| Resource | Kind | Operation | Changed | Meaning |",
+    "| --- | --- | --- | --- | --- |",
+    ...findings.map(
+      (finding) =>
+        `| \`${escapeCell(finding.name)}\` | ${escapeCell(label(finding.type) || "-")} | ${escapeCell(finding.op)} | ${
+          finding.properties.length > 0
+            ? finding.properties.map((p) => `\`${escapeCell(p)}\``).join(", ")
+            : "-"
+        } | ${escapeCell(finding.explanation)} |`,
+    ),
+  ];
+}
+
+/** A Markdown report for the job summary and the drift issue. */
+export function renderMarkdown(classification: Classification, now: Date = new Date()): string {
+  const stack = classification.stack ?? "(stack)";
+  const lines = [`## Drift check of stack \`${stack}\`: ${HEADLINE[classification.verdict]}`, ""];
+  lines.push(`Checked ${now.toISOString()} with \`pulumi preview --refresh --expect-no-changes\`.`, "");
+  if (classification.problems.length > 0) {
+    lines.push(
+      "### The preview could not be evaluated",
+      "",
+      ...classification.problems.map((p) => `- ${p}`),
+      "",
+    );
+  }
+  const drift = classification.findings.filter((finding) => finding.category === "drift");
+  const rotation = classification.findings.filter((finding) => finding.category === "rotation");
+  if (drift.length > 0) {
+    lines.push(`### Drift (${drift.length})`, "", ...table(drift), "");
+    lines.push(
+      `Resolve each finding as described in [the operating guide](${DOCS}): either make the change in code and deploy, or run the deploy workflow to restore the declared state.`,
+      "",
+    );
+  }
+  if (rotation.length > 0) {
+    lines.push(`### Rotation due (${rotation.length})`, "", ...table(rotation), "");
+    lines.push(
+      "The scheduled rotation workflow (weekly) or any deployment performs it. Consumers must re-read the versionless Key Vault secret URI at least once per rotation period.",
+      "",
+    );
+  }
+  if (classification.verdict === "no-changes") {
+    lines.push("Azure matches the stack's state and the code on the default branch.", "");
+  }
+  return lines.join("\n");
+}
+
+function appendGithubOutput(file: string, classification: Classification): void {
+  const count = (category: Finding["category"]) =>
+    classification.findings.filter((finding) => finding.category === category).length;
+  appendFileSync(
+    file,
+    [
+      `verdict=${classification.verdict}`,
+      `drift-count=${count("drift")}`,
+      `rotation-count=${count("rotation")}`,
+      `headline=${HEADLINE[classification.verdict]}`,
+      "",
+    ].join("\n"),
+  );
+}
+
+export const VERDICT_EXIT_CODES: Readonly<Record<Verdict, number>> = {
+  "no-changes": 0,
+  "rotation-due": 0,
+  drift: 1,
+  failed: 2,
+};
+
+export interface CliIo {
+  readonly stdin: () => string;
+  readonly stdout: (text: string) => void;
+  readonly stderr: (text: string) => void;
+  readonly now?: Date;
+}
+
+/** Runs the command line; returns the process exit code. */
+export function main(argv: readonly string[], io: CliIo): number {
+  let exitCode = 0;
+  const program = new Command()
+    .name("classify-preview")
+    .description("Classify `pulumi preview --json` output as no changes, rotation due, drift, or failed.")
+    .option("--input <file>", "preview JSON file (default: standard input)")
+    .option(
+      "--preview-exit-code <code>",
+      "exit code of pulumi preview (7 = changes with --expect-no-changes)",
+      (value) => {
+        if (!/^\d+$/.test(value)) throw new InvalidArgumentError("use the preview's numeric exit code");
+        return Number(value);
+      },
+    )
+    .option("--stack <name>", "stack name, for the report")
+    .option("--forced-replace <urn...>", "URNs replaced on purpose with --replace (forced rotation)")
+    .option("--markdown <file>", "write the Markdown report to this file")
+    .option("--github-output <file>", "append verdict=..., drift-count=..., rotation-count=... to this file")
+    .option("--json", "print the classification as JSON instead of Markdown")
+    .option(
+      "--exit-code",
+      "exit 1 on drift and 2 when the preview failed (default: exit 0 whenever classified)",
+    )
+    .exitOverride()
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+    .action(
+      (opts: {
+        input?: string;
+        previewExitCode?: number;
+        stack?: string;
+        forcedReplace?: string[];
+        markdown?: string;
+        githubOutput?: string;
+        json?: boolean;
+        exitCode?: boolean;
+      }) => {
+        let digest: PreviewDigestJson;
+        let parseProblem: string | undefined;
+        try {
+          digest = parsePreviewJson(opts.input ? readFileSync(opts.input, "utf8") : io.stdin());
+        } catch (error) {
+          digest = {};
+          parseProblem = (error as Error).message;
+        }
+        const classified = classifyPreview(digest, {
+          stack: opts.stack,
+          previewExitCode: opts.previewExitCode,
+          forcedReplacements: opts.forcedReplace,
+        });
+        const classification: Classification = parseProblem
+          ? { ...classified, verdict: "failed", problems: [parseProblem, ...classified.problems] }
+          : classified;
+        const markdown = renderMarkdown(classification, io.now);
+        if (opts.markdown) writeFileSync(opts.markdown, markdown);
+        if (opts.githubOutput) appendGithubOutput(opts.githubOutput, classification);
+        io.stdout(opts.json ? `${JSON.stringify(classification, null, 2)}\n` : markdown);
+        exitCode = opts.exitCode ? VERDICT_EXIT_CODES[classification.verdict] : 0;
+      },
+    );
+  try {
+    program.parse([...argv], { from: "user" });
+  } catch (error) {
+    const code = (error as { exitCode?: number }).exitCode;
+    return typeof code === "number" && code !== 0 ? 64 : 0;
+  }
+  return exitCode;
+}
+
+if (require.main === module) {
+  process.exitCode = main(process.argv.slice(2), {
+    stdin: () => readFileSync(0, "utf8"),
+    stdout: (text) => process.stdout.write(text),
+    stderr: (text) => process.stderr.write(text),
+  });
+}

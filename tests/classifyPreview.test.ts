@@ -1,0 +1,367 @@
+import * as assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import {
+  classifyPreview,
+  EXIT_NO_CHANGES_EXPECTED,
+  main,
+  parsePreviewJson,
+  parseUrn,
+  type PreviewDigestJson,
+  type PreviewStepJson,
+  renderMarkdown,
+} from "../scripts/classify-preview";
+
+const PREFIX = "urn:pulumi:dev::smartspace-integration::";
+const PASSWORD = "azuread:index/applicationPassword:ApplicationPassword";
+const SECRET = "azure-native:keyvault:Secret";
+const CREDENTIALS = "smartspace:index:SmartspaceIntegration$smartspace:credentials:IntegrationCredentials";
+const parentOf = (integration: string) => `${PREFIX}${CREDENTIALS}::${integration}-credentials`;
+const urn = (qualifiedType: string, name: string) => `${PREFIX}${qualifiedType}::${name}`;
+const slotUrn = (integration: string, slot: string) =>
+  urn(`${CREDENTIALS}$${PASSWORD}`, `${integration}-credentials-slot-${slot}`);
+const secretUrn = (integration: string, kind: string) =>
+  urn(`${CREDENTIALS}$${SECRET}`, `${integration}-credentials-${kind}`);
+/** A value as it would look if the digest ever carried it unmasked; the report must never print inputs. */
+const LEAK_CANARY = "Q~canary-value-never-printed";
+
+function state(stepUrn: string, parent: string, inputs: Record<string, unknown>) {
+  return { urn: stepUrn, type: parseUrn(stepUrn).type, parent, inputs };
+}
+
+/** The older slot's replacement when its rotation period has ended, as `pulumi preview --json` shows it. */
+function slotRotation(integration: string, slot: string): PreviewStepJson {
+  const stepUrn = slotUrn(integration, slot);
+  return {
+    op: "replace",
+    urn: stepUrn,
+    oldState: state(stepUrn, parentOf(integration), {
+      startDate: "2026-03-21T00:00:00Z",
+      endDate: "2026-09-17T00:00:00Z",
+      rotateWhenChanged: { generation: "9" },
+    }),
+    newState: state(stepUrn, parentOf(integration), {
+      startDate: "2026-09-17T00:00:00Z",
+      endDate: "2027-03-16T00:00:00Z",
+      rotateWhenChanged: { generation: "11" },
+    }),
+    replaceReasons: ["endDate", "rotateWhenChanged", "startDate"],
+    diffReasons: ["endDate", "rotateWhenChanged", "startDate"],
+    detailedDiff: {
+      endDate: { kind: "update-replace", inputDiff: true },
+      "rotateWhenChanged.generation": { kind: "update-replace", inputDiff: true },
+      startDate: { kind: "update-replace", inputDiff: true },
+    },
+  };
+}
+
+/** The Key Vault client-secret update that follows a rotation. */
+function secretFollowUp(integration: string): PreviewStepJson {
+  const stepUrn = secretUrn(integration, "client-secret");
+  const inputs = {
+    secretName: `smartspace-${integration}-client-secret`,
+    properties: { value: "[secret]", contentType: "Entra ID client secret (slot a)" },
+    tags: { slot: "a", "smartspace-integration": integration },
+  };
+  return {
+    op: "update",
+    urn: stepUrn,
+    oldState: state(stepUrn, parentOf(integration), { ...inputs, canary: LEAK_CANARY }),
+    newState: state(stepUrn, parentOf(integration), inputs),
+    diffReasons: ["properties", "tags"],
+    detailedDiff: {
+      "properties.value": { kind: "update", inputDiff: true },
+      "properties.attributes.expires": { kind: "update", inputDiff: true },
+      "properties.contentType": { kind: "update", inputDiff: true },
+      "tags.slot": { kind: "update", inputDiff: true },
+      "tags.key-id": { kind: "update", inputDiff: true },
+    },
+  };
+}
+
+function passive(): PreviewStepJson[] {
+  const stack = urn("pulumi:pulumi:Stack", "smartspace-integration-dev");
+  return [
+    { op: "same", urn: stack },
+    { op: "refresh", urn: slotUrn("crm-sync", "a") },
+    { op: "same", urn: slotUrn("crm-sync", "a") },
+    { op: "read", urn: urn("azure-native:keyvault:Vault", "existing") },
+  ];
+}
+
+function digest(steps: PreviewStepJson[], extra: Partial<PreviewDigestJson> = {}): PreviewDigestJson {
+  return {
+    config: {
+      "smartspace-integration:integrations": JSON.stringify([
+        { name: "crm" },
+        { name: "crm-sync" },
+        { name: "billing" },
+      ]),
+      "smartspace-integration:smartspace": JSON.stringify({ appClientId: "x" }),
+    },
+    steps: [...passive(), ...steps],
+    changeSummary: { same: 20 },
+    ...extra,
+  };
+}
+
+describe("classify-preview", () => {
+  it("reports no changes when every step only reads or refreshes", () => {
+    const result = classifyPreview(digest([]), { stack: "dev", previewExitCode: 0 });
+    assert.equal(result.verdict, "no-changes");
+    assert.deepEqual(result.findings, []);
+  });
+
+  it("reports a due rotation, not drift: the older slot's replacement and the client-secret update", () => {
+    const result = classifyPreview(digest([slotRotation("crm-sync", "a"), secretFollowUp("crm-sync")]), {
+      previewExitCode: EXIT_NO_CHANGES_EXPECTED,
+    });
+    assert.equal(result.verdict, "rotation-due");
+    assert.deepEqual(
+      result.findings.map((f) => [f.category, f.name, f.op]),
+      [
+        ["rotation", "crm-sync-credentials-slot-a", "replace"],
+        ["rotation", "crm-sync-credentials-client-secret", "update"],
+      ],
+    );
+    assert.deepEqual(result.findings[0].properties, [
+      "endDate",
+      "rotateWhenChanged",
+      "rotateWhenChanged.generation",
+      "startDate",
+    ]);
+  });
+
+  it("reports each rotation once even with the replacement's companion steps", () => {
+    const rotation = slotRotation("crm-sync", "b");
+    const result = classifyPreview(
+      digest([{ ...rotation, op: "create-replacement" }, rotation, { ...rotation, op: "delete-replaced" }]),
+    );
+    assert.equal(result.verdict, "rotation-due");
+    assert.equal(result.findings.length, 1);
+    assert.equal(result.findings[0].op, "replace");
+  });
+
+  it("reports a revoked workspace grant and a renamed app registration as drift, with what to do", () => {
+    const grant = urn(
+      "smartspace:index:SmartspaceIntegration$pulumi-nodejs:dynamic/smartspace:WorkspaceAccess",
+      "crm-sync-workspace-3f1c2b7a",
+    );
+    const app = urn(
+      "smartspace:identity:IntegrationIdentity$azuread:index/application:Application",
+      "crm-sync-identity-app",
+    );
+    const result = classifyPreview(
+      digest([
+        { op: "create", urn: grant },
+        {
+          op: "update",
+          urn: app,
+          diffReasons: ["displayName"],
+          detailedDiff: { displayName: { kind: "update", inputDiff: false } },
+        },
+      ]),
+      { previewExitCode: EXIT_NO_CHANGES_EXPECTED },
+    );
+    assert.equal(result.verdict, "drift");
+    assert.match(result.findings[0].explanation, /workspace grant is gone from Smartspace/);
+    assert.match(result.findings[1].explanation, /app registration differs from the program in displayName/);
+  });
+
+  it("keeps rotations apart from drift found in the same preview", () => {
+    const vault = urn("smartspace:keyvault:CredentialVault$azure-native:keyvault:Vault", "credentials-vault");
+    const result = classifyPreview(
+      digest([
+        slotRotation("crm-sync", "a"),
+        secretFollowUp("crm-sync"),
+        {
+          op: "update",
+          urn: vault,
+          diffReasons: ["properties"],
+          detailedDiff: { "properties.enablePurgeProtection": { kind: "update" } },
+        },
+      ]),
+    );
+    assert.equal(result.verdict, "drift");
+    assert.deepEqual(
+      result.findings.map((f) => f.category),
+      ["rotation", "rotation", "drift"],
+    );
+  });
+
+  it("calls a client-secret update drift when no rotation explains it", () => {
+    const alone = classifyPreview(digest([secretFollowUp("crm-sync")]));
+    assert.equal(alone.verdict, "drift");
+    // A rotation of another integration does not explain it either (crm is a prefix of crm-sync: longest wins).
+    const other = classifyPreview(
+      digest([slotRotation("crm", "a"), secretFollowUp("crm-sync"), secretFollowUp("crm")]),
+    );
+    assert.deepEqual(
+      other.findings.map((f) => [f.name, f.category]),
+      [
+        ["crm-credentials-slot-a", "rotation"],
+        ["crm-sync-credentials-client-secret", "drift"],
+        ["crm-credentials-client-secret", "rotation"],
+      ],
+    );
+  });
+
+  it("calls a client-secret update drift when it touches more than the rotated value and metadata", () => {
+    const renamed: PreviewStepJson = {
+      ...secretFollowUp("crm-sync"),
+      op: "replace",
+      replaceReasons: ["secretName"],
+      detailedDiff: { secretName: { kind: "update-replace" } },
+    };
+    assert.equal(classifyPreview(digest([slotRotation("crm-sync", "a"), renamed])).verdict, "drift");
+  });
+
+  it("calls slot changes drift unless only the rotation schedule moved", () => {
+    const rotation = slotRotation("crm-sync", "a");
+    const cases: PreviewStepJson[] = [
+      // The application was replaced: the slot must follow, but that is not a scheduled rotation.
+      {
+        ...rotation,
+        replaceReasons: ["applicationId"],
+        diffReasons: ["applicationId"],
+        detailedDiff: { applicationId: { kind: "update-replace" } },
+      },
+      // rotationDays changed in config and is not deployed: dates and the display name move together.
+      { ...rotation, replaceReasons: [...(rotation.replaceReasons ?? []), "displayName"] },
+      // The credential was deleted in the portal: refresh dropped it, the preview recreates it.
+      { op: "create", urn: rotation.urn },
+      // Replaced for no schedule reason (e.g. --replace) without saying it was intended.
+      { op: "replace", urn: rotation.urn },
+    ];
+    for (const step of cases) {
+      const result = classifyPreview(digest([step, secretFollowUp("crm-sync")]));
+      assert.equal(result.verdict, "drift", JSON.stringify(step.replaceReasons ?? step.op));
+      assert.equal(result.findings[0].category, "drift");
+    }
+  });
+
+  it("treats a requested replacement (forced rotation after a leak) as a rotation", () => {
+    const forcedUrn = slotUrn("crm-sync", "b");
+    const result = classifyPreview(digest([{ op: "replace", urn: forcedUrn }, secretFollowUp("crm-sync")]), {
+      forcedReplacements: [forcedUrn],
+    });
+    assert.equal(result.verdict, "rotation-due");
+    assert.match(result.findings[0].explanation, /Replaced on request/);
+  });
+
+  it("fails when the preview failed, logged errors, or claimed changes it did not list", () => {
+    const failed = classifyPreview(digest([slotRotation("crm-sync", "a")]), { previewExitCode: 1 });
+    assert.equal(failed.verdict, "failed");
+    assert.match(failed.problems[0], /exit code 1/);
+    const errored = classifyPreview(
+      digest([], {
+        diagnostics: [
+          { severity: "error", urn: slotUrn("crm-sync", "a"), message: "authorization failed\n" },
+        ],
+      }),
+      { previewExitCode: 0 },
+    );
+    assert.equal(errored.verdict, "failed");
+    assert.match(errored.problems[0], /authorization failed$/);
+    const unlisted = classifyPreview(digest([], { changeSummary: { same: 3, update: 1 } }), {
+      previewExitCode: EXIT_NO_CHANGES_EXPECTED,
+    });
+    assert.equal(unlisted.verdict, "drift");
+    assert.equal(unlisted.findings[0].op, "update 1");
+  });
+
+  it("reads the JSON even when something printed before it", () => {
+    const text = `Downloading Pulumi CLI 3.265.0...\n${JSON.stringify(digest([secretFollowUp("crm-sync")]), null, 4)}\n`;
+    assert.equal(parsePreviewJson(text).steps?.length, 5);
+    assert.throws(() => parsePreviewJson(""), /no JSON/);
+    assert.throws(() => parsePreviewJson("error: could not load plugin"), /not a JSON object/);
+  });
+
+  it("renders a report that names resources and paths but never input values", () => {
+    const result = classifyPreview(
+      digest([
+        slotRotation("crm-sync", "a"),
+        secretFollowUp("crm-sync"),
+        { op: "delete", urn: secretUrn("billing", "client-id") },
+      ]),
+      { stack: "prod" },
+    );
+    const markdown = renderMarkdown(result, new Date("2026-09-18T05:17:00Z"));
+    assert.match(markdown, /^## Drift check of stack `prod`: drift detected/);
+    assert.match(markdown, /### Drift \(1\)/);
+    assert.match(markdown, /`billing-credentials-client-id` \| Key Vault secret \| delete/);
+    assert.match(markdown, /### Rotation due \(2\)/);
+    assert.match(markdown, /`properties\.value`/);
+    assert.match(markdown, /docs\/operations\.md#drift-findings/);
+    assert.doesNotMatch(markdown, new RegExp(LEAK_CANARY.replace(/[~]/g, "\\~")));
+    assert.doesNotMatch(markdown, /\[secret\]/);
+  });
+
+  describe("command line", () => {
+    let dir: string;
+    beforeEach(() => {
+      dir = mkdtempSync(path.join(tmpdir(), "classify-preview-"));
+    });
+    afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+    function run(args: string[], stdin = "") {
+      const out: string[] = [];
+      const err: string[] = [];
+      const code = main(args, {
+        stdin: () => stdin,
+        stdout: (text) => out.push(text),
+        stderr: (text) => err.push(text),
+        now: new Date("2026-09-18T05:17:00Z"),
+      });
+      return { code, stdout: out.join(""), stderr: err.join("") };
+    }
+
+    it("writes the verdict for the workflow and the report, and exits 0 when classified", () => {
+      const input = path.join(dir, "preview.json");
+      writeFileSync(
+        input,
+        JSON.stringify(digest([slotRotation("crm-sync", "a"), secretFollowUp("crm-sync")])),
+      );
+      const output = path.join(dir, "github-output");
+      const report = path.join(dir, "report.md");
+      const result = run([
+        "--input",
+        input,
+        "--preview-exit-code",
+        "7",
+        "--stack",
+        "dev",
+        "--github-output",
+        output,
+        "--markdown",
+        report,
+      ]);
+      assert.equal(result.code, 0);
+      assert.match(result.stdout, /rotation due \(not drift\)/);
+      assert.equal(
+        readFileSync(output, "utf8"),
+        "verdict=rotation-due\ndrift-count=0\nrotation-count=2\nheadline=rotation due (not drift)\n",
+      );
+      assert.equal(readFileSync(report, "utf8"), result.stdout);
+    });
+
+    it("maps verdicts to exit codes with --exit-code, reading standard input", () => {
+      const drift = JSON.stringify(digest([secretFollowUp("crm-sync")]));
+      assert.equal(run(["--exit-code"], drift).code, 1);
+      assert.equal(run(["--exit-code", "--preview-exit-code", "255"], drift).code, 2);
+      assert.equal(run(["--exit-code"], "not json").code, 2);
+      assert.equal(run(["--exit-code"], JSON.stringify(digest([]))).code, 0);
+    });
+
+    it("prints the classification as JSON and rejects bad arguments", () => {
+      const json = JSON.parse(run(["--json", "--stack", "dev"], JSON.stringify(digest([]))).stdout) as {
+        verdict: string;
+      };
+      assert.equal(json.verdict, "no-changes");
+      const bad = run(["--preview-exit-code", "seven"]);
+      assert.equal(bad.code, 64);
+      assert.match(bad.stderr, /numeric exit code/);
+    });
+  });
+});
