@@ -92,7 +92,12 @@ export class IntegrationCredentials extends pulumi.ComponentResource {
         {
           applicationId: args.applicationId,
           displayName: `slot ${slotName} (managed by Pulumi; rotates every ${args.rotationDays ?? 90} days)`,
-          startDate: slotSchedule.startDate,
+          // No startDate: Entra ID starts a password when it is created. Every generation's start lies in the
+          // past by the time a deployment issues it (the first deployment, or the first one after a boundary),
+          // and Entra ID has been seen to refuse backdated password credentials (KeyCredentialsInvalidStartDate,
+          // hashicorp/terraform-provider-azuread#1582). Leaving it out keeps inputs deterministic and the
+          // credential's window inside its generation's: created no earlier than the generation starts, and
+          // ending exactly when it ends.
           endDate: slotSchedule.endDate,
           rotateWhenChanged: rotateWhenChanged(slotSchedule),
         },

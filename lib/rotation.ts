@@ -24,8 +24,10 @@
  *
  * Generation k-1 in period 0 starts before the epoch. That is computed like any other generation (the
  * slot mapping uses a non-negative modulo); only instants before the epoch are rejected, since they mean a
- * wrong clock rather than a real deployment. A previous slot's startDate lies in the past when it is first
- * created (e.g. on the first deployment); Entra ID accepts password credentials with past start dates.
+ * wrong clock rather than a real deployment. A generation's startDate lies in the past whenever a deployment
+ * issues it (the first deployment, or the first one after a boundary), so the stack does not send it to
+ * Entra ID, which may refuse backdated credentials: a credential then starts when it is issued, inside its
+ * generation's window, and ends exactly at the generation's endDate.
  *
  * Changing rotationDays (e.g. 90 -> 30) changes the period length, so both slots get new generations and
  * new dates and the next `pulumi up` replaces both at once (create-before-delete: the new credentials exist
@@ -53,7 +55,10 @@ export interface SlotSchedule {
   readonly slot: SlotName;
   /** Period index at which this credential was issued; may be -1 for the previous slot in period 0. */
   readonly generation: number;
-  /** RFC3339 UTC, second precision (`YYYY-MM-DDTHH:MM:SSZ`): the `startDate` of the ApplicationPassword. */
+  /**
+   * RFC3339 UTC, second precision (`YYYY-MM-DDTHH:MM:SSZ`): when the generation begins. The credential itself is
+   * issued at the first deployment at or after this instant.
+   */
   readonly startDate: string;
   /** RFC3339 UTC, second precision: the `endDate` of the ApplicationPassword (startDate + 2 x rotationDays). */
   readonly endDate: string;

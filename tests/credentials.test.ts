@@ -17,7 +17,7 @@ const LATER_SAME_PERIOD = new Date("2026-09-16T23:59:59Z");
 const NEXT_PERIOD = new Date("2026-09-17T00:00:01Z");
 
 describe("credentials", () => {
-  it("issues two password slots on the application resource ID with offset, generation-derived dates", async () => {
+  it("issues two password slots on the application resource ID, ending with their generations", async () => {
     const run = await runProgram(baseConfig(), { now: NOW });
     const app = run.one(APP, "crm-sync-identity-app");
     const a = run.one(PASSWORD, "crm-sync-credentials-slot-a");
@@ -32,10 +32,12 @@ describe("credentials", () => {
     assert.equal(b.inputs.applicationId, expectedAppId);
     assert.ok(a.dependencies.includes(app.urn));
 
-    assert.equal(a.inputs.startDate, "2026-06-19T00:00:00Z");
+    // Generation 10 runs 2026-06-19 .. 2026-12-16; the credential starts when Entra ID issues it.
+    assert.equal(a.inputs.startDate, undefined, "never backdated: Entra ID starts a password at creation");
     assert.equal(a.inputs.endDate, "2026-12-16T00:00:00Z");
     assert.deepEqual(a.inputs.rotateWhenChanged, { generation: "10" });
-    assert.equal(b.inputs.startDate, "2026-03-21T00:00:00Z");
+    // Generation 9 runs 2026-03-21 .. 2026-09-17.
+    assert.equal(b.inputs.startDate, undefined);
     assert.equal(b.inputs.endDate, "2026-09-17T00:00:00Z");
     assert.deepEqual(b.inputs.rotateWhenChanged, { generation: "9" });
     assert.ok(a.additionalSecretOutputs.includes("value"), "the password value is a secret output");
