@@ -287,43 +287,33 @@ export function classifyPreview(digest: PreviewDigestJson, options: ClassifyOpti
   const findings: Finding[] = steps.map((step) => {
     const { type, name } = parseUrn(step.urn);
     const properties = changedPaths(step);
-    if (rotations.includes(step)) {
-      return {
-        category: "rotation",
-        urn: step.urn,
-        type,
-        name,
-        op: step.op,
-        properties,
-        explanation: forced.has(step.urn)
-          ? "Replaced on request (--replace): a new credential is issued and the old one deleted."
-          : "The slot's rotation period ended: the older slot is re-issued with the next generation's dates. The other slot stays valid meanwhile.",
-      };
-    }
-    if (isSecretFollowUp(step, type)) {
-      const keys = integrationKeys(step, names);
-      if (rotationKeys.some((rotation) => related(rotation, keys))) {
-        return {
-          category: "rotation",
-          urn: step.urn,
-          type,
-          name,
-          op: step.op,
-          properties,
-          explanation:
-            "Follows the slot rotation: the Key Vault client secret gets a new version holding the current slot; consumers keep the versionless URI.",
-        };
-      }
-    }
-    return {
-      category: "drift",
+    const finding = (category: Finding["category"], explanation: string): Finding => ({
+      category,
       urn: step.urn,
       type,
       name,
       op: step.op,
       properties,
-      explanation: driftExplanation(step.op, type, properties),
-    };
+      explanation,
+    });
+    if (rotations.includes(step)) {
+      return finding(
+        "rotation",
+        forced.has(step.urn)
+          ? "Replaced on request (--replace): a new credential is issued and the old one deleted."
+          : "The slot's rotation period ended: the older slot is re-issued with the next generation's dates. The other slot stays valid meanwhile.",
+      );
+    }
+    if (isSecretFollowUp(step, type)) {
+      const keys = integrationKeys(step, names);
+      if (rotationKeys.some((rotation) => related(rotation, keys))) {
+        return finding(
+          "rotation",
+          "Follows the slot rotation: the Key Vault client secret gets a new version holding the current slot; consumers keep the versionless URI.",
+        );
+      }
+    }
+    return finding("drift", driftExplanation(step.op, type, properties));
   });
 
   const summaryChanges = Object.entries(digest.changeSummary ?? {}).filter(
