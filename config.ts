@@ -7,13 +7,11 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
+import { DEFAULT_ROTATION_DAYS, MAX_ROTATION_DAYS, MIN_ROTATION_DAYS } from "./lib/rotation";
 
 export const PROJECT = "smartspace-integration";
 
 export const DEFAULT_ROLE_NAME = "Integrations";
-export const DEFAULT_ROTATION_DAYS = 90;
-export const MIN_ROTATION_DAYS = 7;
-export const MAX_ROTATION_DAYS = 180;
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const INTEGRATION_NAME = /^[a-z0-9-]{3,40}$/;
@@ -31,7 +29,8 @@ const EXPECTED = {
   guid: "use a GUID such as 00000000-0000-0000-0000-000000000000",
   integrationName: "use 3-40 lowercase letters, digits or hyphens",
   displayName: "use 1-120 characters",
-  httpsUrl: "use an absolute https:// URL (http:// only for 127.0.0.1 or localhost, the local emulator)",
+  httpsUrl:
+    "use an absolute https:// URL without credentials, query or fragment (http:// only for 127.0.0.1 or localhost, the local emulator)",
   rotationDays: `use a whole number of days from ${MIN_ROTATION_DAYS} to ${MAX_ROTATION_DAYS}`,
   keyVaultName:
     "use 3-24 letters, digits or hyphens, starting with a letter, ending with a letter or digit, no '--'",
@@ -192,6 +191,7 @@ const stackConfigSchema = z
     smartspace: smartspaceSchema,
     integrations: integrationsSchema,
     keyVault: keyVaultSchema,
+    deployerObjectId: guid.optional(),
   })
   .superRefine((value, ctx) => {
     if (value.smartspace.adminApiUrl === undefined) {
@@ -218,6 +218,11 @@ export interface StackConfig {
   readonly keyVault: KeyVaultConfig;
   /** In the order declared; names are unique. */
   readonly integrations: readonly (IntegrationConfig & { readonly displayName: string })[];
+  /**
+   * Object ID of the identity that owns what the stack creates (the pipeline's deploy identity). Unset: the
+   * identity running Pulumi.
+   */
+  readonly deployerObjectId?: string;
 }
 
 const KNOWN_KEYS = Object.keys(stackConfigSchema.shape) as (keyof typeof stackConfigSchema.shape)[];
@@ -272,6 +277,7 @@ export function parseStackConfig(raw: Readonly<Record<string, string>>, stack: s
     stack,
     smartspace: config.smartspace,
     keyVault: config.keyVault,
+    deployerObjectId: config.deployerObjectId?.toLowerCase(),
     integrations: config.integrations.map((integration) => ({
       ...integration,
       displayName: integration.displayName ?? `smartspace-${integration.name}-${stack}`,
@@ -358,11 +364,14 @@ function isHttpsUrl(value: string): boolean {
   try {
     const url = new URL(value);
     const loopback = ["127.0.0.1", "localhost", "[::1]"].includes(url.hostname);
+    // The same rule as WorkspaceAccess's check, so that a config accepted here is never refused there.
     return (
       (url.protocol === "https:" || (url.protocol === "http:" && loopback)) &&
       url.hostname.length > 0 &&
       !url.username &&
-      !url.password
+      !url.password &&
+      !url.search &&
+      !url.hash
     );
   } catch {
     return false;

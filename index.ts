@@ -15,6 +15,19 @@ const config = loadStackConfig();
 const client = azuread.getClientConfigOutput();
 const smartspace = lookupSmartspaceApp(config.smartspace);
 
+// The always-owner of every integration. Pinned by config in pipelines, so that a preview run by another
+// identity (a read-only preview identity, a person) neither shows nor applies an owners change.
+const deployerObjectId = config.deployerObjectId ?? client.objectId;
+if (config.deployerObjectId !== undefined) {
+  client.objectId.apply((runner) => {
+    if (runner.toLowerCase() !== config.deployerObjectId) {
+      pulumi.log.info(
+        `Running as ${runner}; integration owners follow smartspace-integration:deployerObjectId (${config.deployerObjectId}).`,
+      );
+    }
+  });
+}
+
 const adminApi =
   config.smartspace.adminApiUrl === undefined
     ? undefined
@@ -39,7 +52,7 @@ const deployed = config.integrations.map(
       appRoleId: smartspace.appRoleId,
       tenantId: client.tenantId,
       owners: integration.owners,
-      deployerObjectId: client.objectId,
+      deployerObjectId,
       vault: {
         resourceGroupName: vault.resourceGroupName,
         vaultName: vault.vaultName,

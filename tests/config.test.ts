@@ -36,6 +36,12 @@ describe("configuration", () => {
     });
   });
 
+  it("validates deployerObjectId as an object ID", () => {
+    assert.deepEqual(problems(baseConfig({ deployerObjectId: "deploy-sp" })), [
+      'smartspace-integration:deployerObjectId "deploy-sp": use a GUID such as 00000000-0000-0000-0000-000000000000',
+    ]);
+  });
+
   it("ignores other namespaces (provider settings)", () => {
     const config = parseStackConfig(
       toRawConfig({ ...baseConfig(), "azure-native:location": "australiaeast", "azuread:tenantId": GUID }),
@@ -100,9 +106,21 @@ describe("configuration", () => {
       }),
     );
     assert.deepEqual(found, [
-      'smartspace-integration:smartspace.adminApiUrl "http://admin.example.com": use an absolute https:// URL (http:// only for 127.0.0.1 or localhost, the local emulator)',
-      'smartspace-integration:smartspace.chatApiUrl "chat": use an absolute https:// URL (http:// only for 127.0.0.1 or localhost, the local emulator)',
+      'smartspace-integration:smartspace.adminApiUrl "http://admin.example.com": use an absolute https:// URL without credentials, query or fragment (http:// only for 127.0.0.1 or localhost, the local emulator)',
+      'smartspace-integration:smartspace.chatApiUrl "chat": use an absolute https:// URL without credentials, query or fragment (http:// only for 127.0.0.1 or localhost, the local emulator)',
     ]);
+  });
+
+  it("rejects URLs with a query or fragment, which the admin API client would refuse later", () => {
+    const [problem] = problems(
+      baseConfig({
+        smartspace: { appClientId: GUID, adminApiUrl: "https://admin.example.com/api?tenant=x" },
+      }),
+    );
+    assert.match(
+      problem,
+      /^smartspace-integration:smartspace\.adminApiUrl "https:\/\/admin\.example\.com\/api\?tenant=x": use an absolute https:\/\/ URL without credentials, query or fragment/,
+    );
   });
 
   it("rejects an empty integration list", () => {
@@ -126,7 +144,7 @@ describe("configuration", () => {
       integration: [{ name: "other" }],
     });
     assert.deepEqual(problems(values).sort(), [
-      'smartspace-integration:integration [{"name":"other"}]: unknown key; expected one of smartspace-integration:smartspace, smartspace-integration:integrations, smartspace-integration:keyVault',
+      'smartspace-integration:integration [{"name":"other"}]: unknown key; expected one of smartspace-integration:smartspace, smartspace-integration:integrations, smartspace-integration:keyVault, smartspace-integration:deployerObjectId',
       "smartspace-integration:integrations[0].rotationdays 30: unknown key; expected one of name, displayName, owners, workspaces, rotationDays, secretReaders",
       'smartspace-integration:smartspace.rolename "Automation": unknown key; expected one of appClientId, appDisplayName, roleName, adminApiUrl, chatApiUrl, adminApiScope',
     ]);

@@ -51,6 +51,26 @@ describe("integration identity", () => {
     assert.deepEqual(run.one(SP, "crm-sync-identity-sp").inputs.owners, expected);
   });
 
+  it("keeps owners identical whoever runs Pulumi, once deployerObjectId pins the deploy identity", async () => {
+    const person = "7a7a7a7a-1111-4222-8333-444455556666";
+    const config = baseConfig({ deployerObjectId: DEPLOYER_OBJECT_ID.toUpperCase() });
+    const pipeline = await runProgram(config);
+    const human = await runProgram(config, { runnerObjectId: person });
+    for (const [type, name] of [
+      [APP, "crm-sync-identity-app"],
+      [SP, "crm-sync-identity-sp"],
+    ]) {
+      assert.deepEqual(human.one(type, name).inputs.owners, [DEPLOYER_OBJECT_ID]);
+      assert.deepEqual(human.one(type, name).inputs.owners, pipeline.one(type, name).inputs.owners);
+    }
+  });
+
+  it("makes whoever runs Pulumi the owner when deployerObjectId is not set", async () => {
+    const person = "7a7a7a7a-1111-4222-8333-444455556666";
+    const run = await runProgram(baseConfig(), { runnerObjectId: person });
+    assert.deepEqual(run.one(APP, "crm-sync-identity-app").inputs.owners, [person]);
+  });
+
   it("exports provider-shaped IDs per integration and nothing secret", async () => {
     const run = await runProgram(baseConfig());
     const integration = (run.outputs.integrations as Record<string, Record<string, string>>)["crm-sync"];

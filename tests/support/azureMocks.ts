@@ -80,6 +80,8 @@ export interface MockOptions {
   readonly appRoles?: MockAppRole[];
   /** Service principals in the tenant, by display name; default: only the Smartspace app. */
   readonly servicePrincipalsByDisplayName?: Record<string, { clientId: string; objectId: string }[]>;
+  /** Object ID of the identity running Pulumi (getClientConfig). Default: {@link DEPLOYER_OBJECT_ID}. */
+  readonly runnerObjectId?: string;
   /** Vaults that exist before the stack runs, by name (all in the subscription of {@link SUBSCRIPTION_ID}). */
   readonly existingVaults?: Record<string, { enableRbacAuthorization: boolean }>;
 }
@@ -159,7 +161,8 @@ function newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state
       const keyId = stableGuid("password-key", args.name);
       const applicationObjectId = String(inputs.applicationId).replace(/^\/applications\//, "");
       return {
-        id: `/applications/${applicationObjectId}/password/${keyId}`,
+        // The azuread provider's ID for a password credential: <application object ID>/password/<key ID>.
+        id: `${applicationObjectId}/password/${keyId}`,
         state: { ...inputs, keyId, value: mockPasswordValue(args.name) },
       };
     }
@@ -194,7 +197,7 @@ function newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state
       const secretName = String(inputs.secretName ?? args.name);
       const vaultName = String(inputs.vaultName);
       const version = createHash("sha256").update(`version|${args.name}`).digest("hex").slice(0, 32);
-      // A secret value makes the whole properties object secret on the wire.
+      // The mock monitor's deserialization lifts a nested secret to the enclosing input object.
       const wrapped = (inputs.properties ?? {}) as State;
       const properties = { ...((wrapped[SECRET_SIG] !== undefined ? wrapped.value : wrapped) as State) };
       // Azure never returns a secret's value from the management plane.
@@ -238,13 +241,13 @@ function call(args: pulumi.runtime.MockCallArgs, options: MockOptions): Record<s
       return {
         id: `${DEPLOYER_CLIENT_ID}-${TENANT_ID}`,
         clientId: DEPLOYER_CLIENT_ID,
-        objectId: DEPLOYER_OBJECT_ID,
+        objectId: options.runnerObjectId ?? DEPLOYER_OBJECT_ID,
         tenantId: TENANT_ID,
       };
     case "azure-native:authorization:getClientConfig":
       return {
         clientId: DEPLOYER_CLIENT_ID,
-        objectId: DEPLOYER_OBJECT_ID,
+        objectId: options.runnerObjectId ?? DEPLOYER_OBJECT_ID,
         subscriptionId: SUBSCRIPTION_ID,
         tenantId: TENANT_ID,
       };
