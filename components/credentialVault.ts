@@ -1,3 +1,4 @@
+import * as authorization from "@pulumi/azure-native/authorization";
 import * as keyvault from "@pulumi/azure-native/keyvault";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
@@ -81,25 +82,42 @@ export class CredentialVault extends pulumi.ComponentResource {
         );
       }
       const coordinates = pulumi.output(args.existingVaultId).apply(parseVaultId);
+      // getVault, the secrets and the role assignments all go to the azure-native provider's subscription; a
+      // vault in another one would be looked up (and written) in the wrong place.
+      const providerSubscription = authorization.getClientConfigOutput({ parent: this }).subscriptionId;
+      const checkedCoordinates = pulumi
+        .all([coordinates, providerSubscription])
+        .apply(([vault, subscriptionId]) => {
+          if (vault.subscriptionId.toLowerCase() !== subscriptionId.toLowerCase()) {
+            throw new pulumi.RunError(
+              `Key Vault ${vault.vaultName} is in subscription ${vault.subscriptionId}, but the azure-native provider ` +
+                `deploys to ${subscriptionId}: set azure-native:subscriptionId to ${vault.subscriptionId}, or use a vault in ${subscriptionId}`,
+            );
+          }
+          return vault;
+        });
       // Read, not adopted: the stack must never delete or reconfigure a vault it does not own. The lookup also
       // fails the preview early when the vault does not exist or the deployer cannot see it.
       const existing = keyvault.getVaultOutput(
-        { resourceGroupName: coordinates.resourceGroupName, vaultName: coordinates.vaultName },
+        { resourceGroupName: checkedCoordinates.resourceGroupName, vaultName: checkedCoordinates.vaultName },
         { parent: this },
       );
-      this.vaultId = existing.id;
-      this.vaultName = existing.name;
-      this.resourceGroupName = coordinates.resourceGroupName;
-      this.subscriptionId = coordinates.subscriptionId;
-      this.vaultUri = pulumi.all([existing.name, existing.properties]).apply(([vaultName, properties]) => {
+      // Everything written to the vault depends on its name, so deriving the name from the RBAC check means
+      // nothing is written to a vault that uses legacy access policies, even without a preview.
+      const checked = pulumi.all([existing.name, existing.properties]).apply(([vaultName, properties]) => {
         if (properties.enableRbacAuthorization !== true) {
           throw new pulumi.RunError(
             `Key Vault ${vaultName} does not use RBAC authorization: secret readers are granted with Azure RBAC, ` +
               "so enable it on the vault (az keyvault update --enable-rbac-authorization true) or let the stack create a vault",
           );
         }
-        return properties.vaultUri ?? "";
+        return { vaultName, vaultUri: properties.vaultUri ?? "" };
       });
+      this.vaultId = existing.id;
+      this.vaultName = checked.vaultName;
+      this.vaultUri = checked.vaultUri;
+      this.resourceGroupName = checkedCoordinates.resourceGroupName;
+      this.subscriptionId = checkedCoordinates.subscriptionId;
     } else {
       if (args.resourceGroupName === undefined) {
         throw new pulumi.RunError(

@@ -57,7 +57,7 @@ describe("credentials", () => {
       "holds the current slot (a)",
     );
     assert.ok(
-      secret.secretInputs.some((path) => path === "properties" || path === "properties.value"),
+      secret.secretInputs.includes("properties.value"),
       `the value must reach the provider as a secret; secret inputs were ${JSON.stringify(secret.secretInputs)}`,
     );
     const attributes = properties.attributes as Record<string, unknown>;
@@ -156,6 +156,20 @@ describe("credentials", () => {
     const secret = run.one(SECRET, "crm-sync-credentials-client-secret");
     assert.equal(secret.inputs.vaultName, "kv-shared-ss");
     assert.equal(secret.inputs.resourceGroupName, "rg-shared");
+  });
+
+  it("refuses an existing vault in another subscription than the provider deploys to", async () => {
+    const other = "0f0f0f0f-1111-4222-8333-444455556666";
+    const id = `/subscriptions/${other}/resourceGroups/rg-shared/providers/Microsoft.KeyVault/vaults/kv-shared-ss`;
+    await assert.rejects(
+      runProgram(baseConfig({ keyVault: { id } }), {
+        now: NOW,
+        existingVaults: { "kv-shared-ss": { enableRbacAuthorization: true } },
+      }),
+      new RegExp(
+        `kv-shared-ss is in subscription ${other}, but the azure-native provider deploys to ${SUBSCRIPTION_ID}`,
+      ),
+    );
   });
 
   it("refuses an existing vault that uses legacy access policies", async () => {
