@@ -3,7 +3,7 @@ import * as authorization from "@pulumi/azure-native/authorization";
 import * as keyvault from "@pulumi/azure-native/keyvault";
 import * as azuread from "@pulumi/azuread";
 import * as pulumi from "@pulumi/pulumi";
-import { rotateWhenChanged, rotationSchedule, SlotName } from "../lib/rotation";
+import { DEFAULT_ROTATION_DAYS, rotateWhenChanged, rotationSchedule, SlotName } from "../lib/rotation";
 
 /** Built-in Azure role "Key Vault Secrets User": read secret contents, nothing else. */
 export const KEY_VAULT_SECRETS_USER_ROLE_ID = "4633458b-17de-408a-b874-0445c86b69e6";
@@ -80,7 +80,8 @@ export class IntegrationCredentials extends pulumi.ComponentResource {
   constructor(name: string, args: IntegrationCredentialsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("smartspace:credentials:IntegrationCredentials", name, {}, opts);
 
-    const schedule = rotationSchedule(args.now ?? new Date(), args.rotationDays ?? 90);
+    const rotationDays = args.rotationDays ?? DEFAULT_ROTATION_DAYS;
+    const schedule = rotationSchedule(args.now ?? new Date(), rotationDays);
     this.currentSlot = schedule.current.slot;
     this.secretExpiresOn = schedule.current.endDate;
     this.nextRotationOn = schedule.nextRotationOn;
@@ -91,7 +92,7 @@ export class IntegrationCredentials extends pulumi.ComponentResource {
         `${name}-slot-${slotName}`,
         {
           applicationId: args.applicationId,
-          displayName: `slot ${slotName} (managed by Pulumi; rotates every ${args.rotationDays ?? 90} days)`,
+          displayName: `slot ${slotName} (managed by Pulumi; rotates every ${rotationDays} days)`,
           // No startDate: Entra ID starts a password when it is created. Every generation's start lies in the
           // past by the time a deployment issues it (the first deployment, or the first one after a boundary),
           // and Entra ID has been seen to refuse backdated password credentials (KeyCredentialsInvalidStartDate,
@@ -179,10 +180,13 @@ export class IntegrationCredentials extends pulumi.ComponentResource {
       }
     }
 
+    // A URI is not secret, but `properties` may come back marked secret because its input carried the value
+    // (providers that echo write-only inputs do that); unsecret so that stack outputs stay readable.
+    const uri = (kind: SecretKind) => pulumi.unsecret(this.secrets[kind].properties.secretUri);
     this.secretUris = {
-      clientId: this.secrets["client-id"].properties.secretUri,
-      tenantId: this.secrets["tenant-id"].properties.secretUri,
-      clientSecret: this.secrets["client-secret"].properties.secretUri,
+      clientId: uri("client-id"),
+      tenantId: uri("tenant-id"),
+      clientSecret: uri("client-secret"),
     };
 
     this.registerOutputs({

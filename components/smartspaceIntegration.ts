@@ -122,7 +122,8 @@ export class SmartspaceIntegration extends pulumi.ComponentResource {
           principalType: "ServicePrincipal",
           displayName: this.identity.displayName,
         },
-        // Smartspace only accepts callers holding the Integrations role, so grant access after it exists.
+        // As in the guide: the principal holds the Integrations role before it is added to a workspace, so
+        // that an access-list entry never exists for an identity that cannot use it.
         { parent: this, dependsOn: [this.identity.roleAssignment] },
       );
     }

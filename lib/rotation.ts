@@ -43,6 +43,7 @@
 export const ROTATION_EPOCH = "2024-01-01T00:00:00Z";
 export const MIN_ROTATION_DAYS = 7;
 export const MAX_ROTATION_DAYS = 180;
+export const DEFAULT_ROTATION_DAYS = 90;
 
 const EPOCH_MS = Date.parse(ROTATION_EPOCH);
 const DAY_MS = 24 * 60 * 60 * 1000;

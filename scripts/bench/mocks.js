@@ -36,7 +36,7 @@ const benchMocks = {
       }
       case "azuread:index/applicationPassword:ApplicationPassword":
         return {
-          id: `${inputs.applicationId}/password/${guid(args.name)}`,
+          id: `${String(inputs.applicationId).replace(/^\/applications\//, "")}/password/${guid(args.name)}`,
           state: { ...inputs, keyId: guid(args.name), value: `v-${args.name}` },
         };
       case "azure-native:keyvault:Vault": {

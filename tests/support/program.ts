@@ -9,6 +9,42 @@ import { azureMocks, MockOptions } from "./azureMocks";
 
 const PROJECT_ROOT = path.resolve(__dirname, "..", "..");
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+const SECRET_VALUE_SIG = "1b47061264138c4ac30d75fd1eb44270";
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
+}
+
+function isSecretValue(value: unknown): boolean {
+  return isPlainObject(value) && value[SECRET_SIG] === SECRET_VALUE_SIG;
+}
+
+function containsSecret(value: unknown): boolean {
+  if (isSecretValue(value)) return true;
+  if (Array.isArray(value)) return value.some(containsSecret);
+  return isPlainObject(value) && Object.values(value).some(containsSecret);
+}
+
+/**
+ * The engine's rule (pkg/resource/plugin: annotateSecrets): for each output key also present in the inputs,
+ * recurse when both are objects; otherwise, when the input contains a secret, the whole output value is secret.
+ */
+function annotateSecrets(
+  outputs: Record<string, unknown>,
+  inputs: Record<string, unknown>,
+): Record<string, unknown> {
+  const annotated: Record<string, unknown> = { ...outputs };
+  for (const [key, output] of Object.entries(outputs)) {
+    if (!(key in inputs)) continue;
+    const input = inputs[key];
+    if (isPlainObject(output) && isPlainObject(input) && !isSecretValue(input) && !isSecretValue(output)) {
+      annotated[key] = annotateSecrets(output, input);
+    } else if (containsSecret(input) && !isSecretValue(output)) {
+      annotated[key] = { [SECRET_SIG]: SECRET_VALUE_SIG, value: output };
+    }
+  }
+  return annotated;
+}
 
 export interface RecordedResource {
   readonly type: string;
@@ -22,6 +58,8 @@ export interface RecordedResource {
   readonly secretInputs: readonly string[];
   /** URNs of explicit and implicit dependencies. */
   readonly dependencies: readonly string[];
+  /** URNs each input property depends on, per property, as the engine sends them to a policy pack. */
+  readonly propertyDependencies: Record<string, string[]>;
   readonly additionalSecretOutputs: readonly string[];
   readonly deleteBeforeReplace: boolean;
 }
@@ -68,7 +106,7 @@ function unwrapSecrets(value: unknown, at: string, secretPaths: string[]): unkno
   }
   if (value !== null && typeof value === "object") {
     const record = value as Record<string, unknown>;
-    if (record[SECRET_SIG] === "1b47061264138c4ac30d75fd1eb44270") {
+    if (record[SECRET_SIG] === SECRET_VALUE_SIG) {
       secretPaths.push(at);
       return unwrapSecrets(record.value, at, []);
     }
@@ -112,8 +150,16 @@ export async function runProgram(config: StackConfigValues, options: RunOptions 
   const resources: RecordedResource[] = [];
   const invokes: { token: string; inputs: Record<string, unknown> }[] = [];
   const baseMocks = azureMocks(options);
+  // Raw inputs per resource, secrets still marked. The engine copies "secretness" from inputs to same-named
+  // outputs (recursing into objects present on both sides), as its provider plugin does; the mocks do the
+  // same so that tests see the secretness a real deployment's outputs have.
+  const rawInputs = new Map<string, Record<string, unknown>>();
   const mocks: pulumi.runtime.Mocks = {
-    newResource: baseMocks.newResource,
+    newResource: async (args) => {
+      const result = await baseMocks.newResource(args);
+      const raw = rawInputs.get(`${args.type}::${args.name}`) ?? {};
+      return { id: result.id, state: annotateSecrets(result.state as Record<string, unknown>, raw) };
+    },
     call: (args) => {
       invokes.push({ token: args.token, inputs: args.inputs as Record<string, unknown> });
       return baseMocks.call(args);
@@ -129,7 +175,9 @@ export async function runProgram(config: StackConfigValues, options: RunOptions 
     getCustom(): boolean;
     getObject(): { toJavaScript(): Record<string, unknown> } | undefined;
     getDependenciesList(): string[];
-    getPropertydependenciesMap(): { forEach(cb: (deps: { getUrnsList(): string[] }) => void): void };
+    getPropertydependenciesMap(): {
+      forEach(cb: (deps: { getUrnsList(): string[] }, property: string) => void): void;
+    };
     getAdditionalsecretoutputsList(): string[];
     getDeletebeforereplace(): boolean;
   };
@@ -139,6 +187,7 @@ export async function runProgram(config: StackConfigValues, options: RunOptions 
   const monitor = pulumi.runtime.getMonitor() as unknown as Monitor;
   const register = monitor.registerResource.bind(monitor);
   monitor.registerResource = (req, cb) => {
+    rawInputs.set(`${req.getType()}::${req.getName()}`, req.getObject()?.toJavaScript() ?? {});
     register(req, (err, res) => {
       if (!err) {
         const secretInputs: string[] = [];
@@ -147,9 +196,11 @@ export async function runProgram(config: StackConfigValues, options: RunOptions 
           unknown
         >;
         const dependencies = new Set(req.getDependenciesList());
-        req
-          .getPropertydependenciesMap()
-          .forEach((deps) => deps.getUrnsList().forEach((urn) => dependencies.add(urn)));
+        const propertyDependencies: Record<string, string[]> = {};
+        req.getPropertydependenciesMap().forEach((deps, property) => {
+          propertyDependencies[property] = deps.getUrnsList();
+          deps.getUrnsList().forEach((urn) => dependencies.add(urn));
+        });
         resources.push({
           type: req.getType(),
           name: req.getName(),
@@ -159,6 +210,7 @@ export async function runProgram(config: StackConfigValues, options: RunOptions 
           inputs,
           secretInputs,
           dependencies: [...dependencies],
+          propertyDependencies,
           additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
           deleteBeforeReplace: req.getDeletebeforereplace(),
         });
