@@ -62,6 +62,11 @@ export function plan(
 
 export class UsageError extends Error {}
 
+/** The npm `pulumi` package's launcher script, which downloads and caches the matching CLI release. */
+export function pinnedCliLauncher(): string {
+  return require.resolve("pulumi/run.js", { paths: [ROOT] });
+}
+
 function main(): number {
   let invocation: PulumiInvocation;
   try {
@@ -80,13 +85,18 @@ function main(): number {
       "Using local state in .pulumi-state/ (set PULUMI_BACKEND_URL for Azure Blob Storage or Pulumi Cloud).",
     );
   }
-  const cli = path.join(ROOT, "node_modules", ".bin", process.platform === "win32" ? "pulumi.cmd" : "pulumi");
+  let cli: string;
+  try {
+    cli = pinnedCliLauncher();
+  } catch {
+    console.error("error: the pinned Pulumi CLI (npm package `pulumi`) is not installed; run npm ci first.");
+    return 1;
+  }
   for (const args of invocation.commands) {
-    const result = spawnSync(cli, args, { cwd: ROOT, env, stdio: "inherit" });
+    // Through node rather than node_modules/.bin: spawning a .cmd shim without a shell fails on Windows.
+    const result = spawnSync(process.execPath, [cli, ...args], { cwd: ROOT, env, stdio: "inherit" });
     if (result.error) {
-      console.error(
-        `error: could not run the pinned Pulumi CLI (${cli}): ${result.error.message}. Run npm ci first.`,
-      );
+      console.error(`error: could not run the pinned Pulumi CLI (${cli}): ${result.error.message}`);
       return 1;
     }
     if (result.status !== 0) {
