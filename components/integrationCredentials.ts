@@ -41,8 +41,9 @@ type SecretKind = "client-id" | "tenant-id" | "client-secret";
 const SECRET_KINDS: readonly SecretKind[] = ["client-id", "tenant-id", "client-secret"];
 
 /**
- * A role assignment's name must be a GUID. Deriving it from scope, principal and role means re-creating
- * state adopts the existing assignment (Azure answers 409 RoleAssignmentExists for a different name).
+ * A role assignment's name must be a GUID. Deriving it from scope, principal and role means a lost or rebuilt
+ * state can never add a duplicate assignment: the create fails naming the existing one, which `pulumi import`
+ * then adopts (a random name would instead fail with a less obvious 409 RoleAssignmentExists).
  */
 export function roleAssignmentName(scope: string, principalId: string, roleDefinitionId: string): string {
   const hex = createHash("sha256")
