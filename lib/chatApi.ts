@@ -31,9 +31,15 @@ const threadSchema = z.looseObject({
 
 const threadListSchema = z.looseObject({ data: z.array(threadSchema) });
 
+// A thread's message as listed: the same as the one `POST /messages` answers, with the thread implied.
+const threadMessageSchema = chatMessageSchema.extend({ messageThreadId: z.string().optional() });
+
+const messageListSchema = z.looseObject({ data: z.array(threadMessageSchema) });
+
 export type ChatValue = z.output<typeof chatValueSchema>;
 export type ChatMessage = z.output<typeof chatMessageSchema>;
 export type MessageThread = z.output<typeof threadSchema>;
+export type ThreadMessage = z.output<typeof threadMessageSchema>;
 
 export function isOutputValue(value: ChatValue): boolean {
   return OUTPUT_TYPES.includes(value.type);
@@ -130,6 +136,20 @@ export class ChatApiClient {
       timeoutMs: options.timeoutMs,
     });
     return this.parse(threadSchema, response.body, "GET", this.http.url(path));
+  }
+
+  /** `GET /messagethreads/{id}/messages?take=N&skip=M`: a page of the thread's messages, newest first. */
+  async listMessages(
+    threadId: string,
+    options: CallOptions & { readonly take?: number; readonly skip?: number } = {},
+  ): Promise<ThreadMessage[]> {
+    const path = ["messagethreads", threadId, "messages"];
+    const response = await this.http.request<unknown>("GET", path, {
+      query: { take: options.take ?? 20, skip: options.skip },
+      deadlineMs: options.timeoutMs,
+      timeoutMs: options.timeoutMs,
+    });
+    return this.parse(messageListSchema, response.body, "GET", this.http.url(path)).data;
   }
 
   private parse<T>(schema: z.ZodType<T>, body: unknown, method: string, url: string): T {

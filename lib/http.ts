@@ -234,22 +234,34 @@ function describeHttpError(e: {
 }
 
 /**
- * Removes the given secrets and anything shaped like a bearer credential (an `Authorization: Bearer` value,
- * a JWT) from text. Applied to every text that may reach an error, a log or a snapshot: servers sometimes
- * echo request headers in error bodies.
+ * Removes the given secrets, and anything shaped like a credential (an `Authorization: Bearer` value, a JWT,
+ * an Entra ID client secret), from text. Applied to every text that may reach an error, a log, a snapshot or
+ * the output of `npm run verify`: servers sometimes echo request headers in error bodies. Each secret is also
+ * removed in its JSON-escaped and URL-encoded forms, since error messages may quote request bodies. This is
+ * the project's only redaction routine (lib/verify.ts's `Redactor` delegates to it), so that a value hidden
+ * in one place is hidden everywhere.
  */
 export function redact(text: string, secrets: readonly string[] = []): string {
-  let result = text;
+  const forms: string[] = [];
   for (const secret of secrets) {
     if (secret.length > 0) {
-      result = result.split(secret).join("[REDACTED]");
+      forms.push(secret, JSON.stringify(secret).slice(1, -1), encodeURIComponent(secret));
     }
+  }
+  // Longest first, so that a secret containing another is removed whole.
+  forms.sort((a, b) => b.length - a.length);
+  let result = text;
+  for (const form of forms) {
+    result = result.split(form).join("[REDACTED]");
   }
   return (
     result
-      // Only credential-length values: prose such as "the bearer token" must stay readable.
-      .replace(/(bearer\s+)[A-Za-z0-9\-._~+/]{16,}=*/gi, "$1[REDACTED]")
+      // A JWT (compact JWS): Entra ID access tokens always start with a base64url "{" ("eyJ").
       .replace(/eyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*/g, "[REDACTED]")
+      // Only credential-length values: prose such as "the bearer token" must stay readable.
+      .replace(/(bearer\s+)[A-Za-z0-9\-._~+/]{8,}=*/gi, "$1[REDACTED]")
+      // An Entra ID client secret value: 3 characters, a digit, "Q~", then 31-34 characters.
+      .replace(/[A-Za-z0-9_.~-]{3}\dQ~[A-Za-z0-9_.~-]{31,34}/g, "[REDACTED]")
   );
 }
 

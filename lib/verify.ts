@@ -10,13 +10,21 @@
  * Nothing written by this module can carry the client secret or the token: every line goes through a
  * {@link Redactor} that knows both, and also removes anything shaped like a JWT or an Entra client secret.
  */
+import { randomUUID } from "node:crypto";
 import {
   ClientSecretCredential,
   type ClientSecretCredentialOptions,
   type TokenCredential,
 } from "@azure/identity";
-import { ChatApiClient, type ChatMessage, type ChatValue, isOutputValue } from "./chatApi";
-import { HttpError } from "./http";
+import {
+  ChatApiClient,
+  type ChatMessage,
+  type ChatValue,
+  isOutputValue,
+  type MessageThread,
+  type ThreadMessage as ChatMessageEntry,
+} from "./chatApi";
+import { HttpError, redact } from "./http";
 
 export const ExitCode = {
   Ok: 0,
@@ -107,7 +115,32 @@ export interface VerifyDeps {
   /** Milliseconds since the epoch; used for durations and to recognise the thread a slow message created. */
   readonly now?: () => number;
   readonly timeouts?: Partial<VerifyTimeouts>;
+  /**
+   * Values learned during the run (the client secret, the token) are added to this redactor, so that a caller
+   * that prints something after `verify` returns or throws (a crash handler) hides them too. Default: a new one.
+   */
+  readonly redactor?: Redactor;
+  /** The run's marker in the prompt (see {@link messageMarker}). Default: 8 random hex digits. */
+  readonly nonce?: () => string;
 }
+
+/**
+ * Text appended to the prompt, unique to one run: when the flow outlives the request, the run's thread is the
+ * one whose first message carries it. Time alone cannot tell: runs in a pipeline share workspaces.
+ */
+export function messageMarker(nonce: string): string {
+  return `[verify ${nonce}]`;
+}
+
+/** How far the chat API's clock may be behind ours when recognising the thread a slow message created. */
+const THREAD_CLOCK_SKEW_MS = 30_000;
+/** Recent threads of the workspace examined for the run's marker after a slow `POST /messages`. */
+const THREADS_EXAMINED = 20;
+/**
+ * Messages read from a candidate thread. The run's own thread holds the one message it sent (and perhaps the
+ * flow's reply), so a thread with this many is not it, and its first message need not be read.
+ */
+const THREAD_MESSAGES_READ = 10;
 
 const STEPS = ["token", "role", "chat"] as const;
 export type StepName = (typeof STEPS)[number];
@@ -133,23 +166,20 @@ export interface VerifyReport {
   readonly target?: Readonly<Record<string, unknown>>;
   readonly steps: readonly StepReport[];
   /** Set when the run failed: the failing step (or `usage`), its cause and the fix. */
-  readonly error?: { readonly step: StepName | "usage"; readonly cause: string; readonly fix: string };
+  readonly error?: {
+    readonly step: StepName | "usage" | "internal";
+    readonly cause: string;
+    readonly fix: string;
+  };
 }
 
-const REDACTED = "[redacted]";
-// Compact JWS (header.payload.signature); Entra access tokens always start with a base64url "{" ("eyJ").
-const JWT_PATTERN = /eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g;
-// Entra client secret values: 3 characters, a digit, "Q~", then 31-34 characters.
-const ENTRA_SECRET_PATTERN = /[A-Za-z0-9_.~-]{3}\dQ~[A-Za-z0-9_.~-]{31,34}/g;
-const BEARER_PATTERN = /\b(Bearer)\s+[A-Za-z0-9._~+/-]{8,}=*/gi;
-
 /**
- * Removes known sensitive values, and anything shaped like a JWT, bearer credential or Entra client secret,
- * from text about to be written. Values are also matched in their JSON-escaped and URL-encoded forms, since
- * error messages may quote request bodies.
+ * Removes known sensitive values (in raw, JSON-escaped and URL-encoded forms), and anything shaped like a JWT,
+ * bearer credential or Entra client secret, from text about to be written. A holder of the values for
+ * lib/http.ts's {@link redact}, which does the work, so that verify and the HTTP errors it prints agree.
  */
 export class Redactor {
-  private readonly values = new Set<string>();
+  private readonly values: string[] = [];
 
   constructor(values: Iterable<string | undefined> = []) {
     for (const value of values) {
@@ -158,24 +188,13 @@ export class Redactor {
   }
 
   add(value: string | undefined): void {
-    if (value === undefined || value.length === 0) {
-      return;
+    if (value !== undefined && value.length > 0 && !this.values.includes(value)) {
+      this.values.push(value);
     }
-    this.values.add(value);
-    this.values.add(JSON.stringify(value).slice(1, -1));
-    this.values.add(encodeURIComponent(value));
   }
 
   redact(text: string): string {
-    let result = text;
-    // Longest first, so that a value containing another is removed whole.
-    for (const value of [...this.values].sort((a, b) => b.length - a.length)) {
-      result = result.split(value).join(REDACTED);
-    }
-    return result
-      .replace(JWT_PATTERN, REDACTED)
-      .replace(BEARER_PATTERN, `$1 ${REDACTED}`)
-      .replace(ENTRA_SECRET_PATTERN, REDACTED);
+    return redact(text, this.values);
   }
 }
 
@@ -229,6 +248,15 @@ export class Reporter {
     return ExitCode.Usage;
   }
 
+  /** A bug, not something the user or the services caused: reported (redacted) with exit code 6. */
+  unexpected(error: unknown): ExitCode {
+    const cause = `unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`;
+    const fix = "this is a bug in the verify command; report it with this output";
+    this.emitReport(ExitCode.Other, { step: "internal", cause: firstLine(cause), fix });
+    this.err(`${cause}\n  fix: ${fix}`);
+    return ExitCode.Other;
+  }
+
   /** In JSON mode, the run's only output. */
   private emitReport(exitCode: ExitCode, error: VerifyReport["error"]): void {
     if (!this.deps.json) {
@@ -237,7 +265,7 @@ export class Reporter {
     const ran = new Set(this.steps.map((s) => s.step));
     // A usage error stops before any step, so it lists none.
     const skipped =
-      error?.step === "usage"
+      error?.step === "usage" || error?.step === "internal"
         ? []
         : STEPS.filter((step) => !ran.has(step)).map((step): StepReport => ({
             step,
@@ -362,12 +390,14 @@ export function decodeJwtClaims(token: string): Record<string, unknown> | undefi
  * Never throws for anything the user or the services can cause.
  */
 export async function verify(target: VerifyTarget, deps: VerifyDeps): Promise<ExitCode> {
-  const redactor = new Redactor([target.clientSecret]);
+  const redactor = deps.redactor ?? new Redactor();
+  redactor.add(target.clientSecret);
   const reporter = new Reporter(deps, redactor);
   const timeouts = { ...DEFAULT_TIMEOUTS, ...deps.timeouts };
   const now = deps.now ?? Date.now;
   const roleValue = target.roleValue ?? DEFAULT_ROLE_VALUE;
-  const message = target.message ?? DEFAULT_MESSAGE;
+  const marker = messageMarker((deps.nonce ?? defaultNonce)());
+  const message = `${target.message ?? DEFAULT_MESSAGE} ${marker}`;
 
   let authority: AuthorityChoice;
   try {
@@ -399,6 +429,7 @@ export async function verify(target: VerifyTarget, deps: VerifyDeps): Promise<Ex
       authorityHost: authority.authorityHost,
       chatApiUrl,
       workspaceId: target.workspaceId,
+      marker,
     },
     [
       `Verifying Smartspace integration access${target.source ? ` (${target.source})` : ""}`,
@@ -523,27 +554,44 @@ export async function verify(target: VerifyTarget, deps: VerifyDeps): Promise<Ex
 
   async function reportSlowFlow(): Promise<ExitCode> {
     const waited = seconds(now() - chatStarted);
-    let threads;
+    let threads: MessageThread[] | undefined;
     try {
-      threads = await chat.listMessageThreads(target.workspaceId, { take: 20, timeoutMs: timeouts.lookupMs });
+      threads = await chat.listMessageThreads(target.workspaceId, {
+        take: THREADS_EXAMINED,
+        timeoutMs: timeouts.lookupMs,
+      });
     } catch (lookupError) {
       if (lookupError instanceof HttpError && (lookupError.status === 403 || lookupError.status === 404)) {
         return reportChatFailure(lookupError);
       }
       threads = undefined;
     }
-    // The message's thread is the newest one created since the request was sent (allowing for clock skew).
-    const thread = threads
-      ?.filter((t) => t.createdAt !== undefined && Date.parse(t.createdAt) >= chatStarted - 120_000)
-      .sort((a, b) => Date.parse(b.createdAt ?? "") - Date.parse(a.createdAt ?? ""))[0];
+    // Candidates: threads created since the request was sent (allowing for clock skew), newest first. Other
+    // runs may have created some of them, so each is examined for this run's marker, all at once to keep the
+    // wait within one look-up timeout.
+    const candidates = (threads ?? [])
+      .filter(
+        (t) => t.createdAt !== undefined && Date.parse(t.createdAt) >= chatStarted - THREAD_CLOCK_SKEW_MS,
+      )
+      .sort((a, b) => Date.parse(b.createdAt ?? "") - Date.parse(a.createdAt ?? ""));
+    const carries = await Promise.all(candidates.map((t) => startsWithMarker(t.id)));
+    const thread = candidates.find((_, index) => carries[index] === true);
     if (thread === undefined) {
+      const unreadable = carries.filter((c) => c === undefined).length;
+      const examined =
+        threads === undefined
+          ? "; the workspace's threads could not be listed"
+          : candidates.length === 0
+            ? ""
+            : `; ${candidates.length} recent thread(s) examined` +
+              (unreadable > 0 ? `, ${unreadable} of them unreadable` : ", none of them this run's");
       return reporter.failed(
         "chat",
         ExitCode.Other,
-        `POST ${chatApiUrl}/messages gave no answer within ${waited} and no new message thread ` +
-          `appeared in workspace ${target.workspaceId}`,
+        `POST ${chatApiUrl}/messages gave no answer within ${waited} and no message thread carrying this ` +
+          `run's marker ${marker} appeared in workspace ${target.workspaceId}${examined}`,
         "check that the chat API URL is right and reachable, then retry with a longer --timeout",
-        { timedOutAfterMs: now() - chatStarted },
+        { timedOutAfterMs: now() - chatStarted, marker, threadsExamined: candidates.length },
       );
     }
     const running = (await threadStatus(thread.id)) ?? thread.isFlowRunning ?? true;
@@ -551,13 +599,36 @@ export async function verify(target: VerifyTarget, deps: VerifyDeps): Promise<Ex
       "chat",
       `the message was accepted: thread ${thread.id} in workspace ${target.workspaceId}; the flow ` +
         (running ? `is still running after ${waited}` : `finished after the request timed out (${waited})`),
-      { threadId: thread.id, flowRunning: running, outputs: [], timedOutAfterMs: now() - chatStarted },
+      {
+        threadId: thread.id,
+        flowRunning: running,
+        outputs: [],
+        timedOutAfterMs: now() - chatStarted,
+        marker,
+      },
       `\n      The flow's reply will appear in thread ${thread.id}; this check does not wait for it.`,
     );
     return reporter.succeeded(
       `Verified: this integration can authenticate and use workspace ${target.workspaceId} ` +
         `(flow ${running ? "still running" : "finished"}).`,
     );
+  }
+
+  /** Whether the thread's first message carries this run's marker; undefined when it cannot be read. */
+  async function startsWithMarker(threadId: string): Promise<boolean | undefined> {
+    let messages: readonly ChatMessageEntry[];
+    try {
+      messages = await chat.listMessages(threadId, {
+        take: THREAD_MESSAGES_READ,
+        timeoutMs: timeouts.lookupMs,
+      });
+    } catch {
+      return undefined;
+    }
+    // Newest first: the first message is the last one, provided the page holds the whole thread.
+    const first = messages.length < THREAD_MESSAGES_READ ? messages.at(-1) : undefined;
+    // The marker has no characters JSON escapes, so it reads the same in the serialized values.
+    return first !== undefined && JSON.stringify(first.values).includes(marker);
   }
 
   function reportChatFailure(error: unknown): ExitCode {
@@ -568,11 +639,16 @@ export async function verify(target: VerifyTarget, deps: VerifyDeps): Promise<Ex
   }
 }
 
+const defaultNonce = () => randomUUID().slice(0, 8);
+
 const defaultCredentialFactory: CredentialFactory = (tenantId, clientId, clientSecret, options) =>
   new ClientSecretCredential(tenantId, clientId, clientSecret, options);
 
-/** Runs `task`, aborting it and rejecting with a timeout error after `ms`. */
-async function withTimeout<T>(task: (signal: AbortSignal) => Promise<T>, ms: number): Promise<T> {
+/**
+ * Runs `task`, aborting it and rejecting with an error named `TimeoutError` after `ms`, even when the task
+ * ignores its abort signal.
+ */
+export async function withTimeout<T>(task: (signal: AbortSignal) => Promise<T>, ms: number): Promise<T> {
   const controller = new AbortController();
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
@@ -668,7 +744,7 @@ export function explainChatFailure(
 ): Explanation & { exitCode: ExitCode } {
   if (!(error instanceof HttpError)) {
     return {
-      cause: `the chat API call failed: ${firstLine(error instanceof Error ? error.message : String(error))}`,
+      cause: `the chat API call failed: ${firstLine(error)}`,
       fix: "retry; if it persists, report it with this output",
       exitCode: ExitCode.Other,
     };
@@ -737,12 +813,15 @@ function formatOutputs(outputs: readonly ChatValue[], flowRunning: boolean): str
     .join("");
 }
 
-function firstLine(text: string): string {
-  const line = text.split("\n").find((l) => l.trim().length > 0) ?? text;
-  return line.length > 300 ? `${line.slice(0, 297)}...` : line.trim();
+/** The first non-blank line of an error's message (or of a text), at most 300 characters. */
+export function firstLine(value: unknown): string {
+  const text = value instanceof Error ? value.message : String(value);
+  const line = (text.split("\n").find((l) => l.trim().length > 0) ?? text).trim();
+  return line.length > 300 ? `${line.slice(0, 297)}...` : line;
 }
 
-function seconds(ms: number): string {
+/** A duration for a message: "250 ms", "1.5 s". */
+export function seconds(ms: number): string {
   return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
 }
 

@@ -6,7 +6,7 @@
  * secret comes from a named environment variable, never from the command line). The checks themselves live
  * in lib/verify.ts; this file only turns arguments into a {@link VerifyTarget}.
  */
-import { execFile } from "node:child_process";
+import { spawn } from "node:child_process";
 import * as path from "node:path";
 import { Command, CommanderError, Option } from "commander";
 import { z } from "zod";
@@ -14,14 +14,18 @@ import {
   DEFAULT_ROLE_VALUE,
   DEFAULT_TIMEOUTS,
   ExitCode,
+  firstLine,
+  messageMarker,
   Redactor,
   Reporter,
+  seconds,
   type VerifyDeps,
   type VerifyTarget,
   VerifyUsageError,
   verify,
+  withTimeout,
 } from "../lib/verify";
-import { plan as planPulumi } from "./pulumi";
+import { pinnedCliLauncher, plan as planPulumi } from "./pulumi";
 
 const PROJECT = "smartspace-integration";
 const PROJECT_ROOT = path.resolve(__dirname, "..");
@@ -36,11 +40,17 @@ export interface KeyVaultSecret {
   readonly expiresOn?: Date;
 }
 
-/** Reads the current version of a Key Vault secret given its (versionless) URI. */
-export type SecretReader = (secretUri: string) => Promise<KeyVaultSecret>;
+/**
+ * Reads the current version of a Key Vault secret given its (versionless) URI. The CLI gives up when
+ * `abortSignal` fires (after the look-up timeout) whether or not the reader stops.
+ */
+export type SecretReader = (
+  secretUri: string,
+  options: { readonly abortSignal: AbortSignal },
+) => Promise<KeyVaultSecret>;
 
 export interface CliDeps extends Omit<VerifyDeps, "json"> {
-  /** Default: the project's pinned CLI, `node_modules/.bin/pulumi`. */
+  /** Default: the project's pinned CLI, the `pulumi` npm package (see {@link createPulumiRunner}). */
   readonly runPulumi?: PulumiRunner;
   /** Default: `@azure/keyvault-secrets` with `DefaultAzureCredential`. */
   readonly readSecret?: SecretReader;
@@ -111,11 +121,17 @@ function buildProgram(): Command {
           `value the token's roles claim must hold (default: the stack's smartspaceRoleValue output, else "${DEFAULT_ROLE_VALUE}")`,
         ),
       )
-      .addOption(new Option("--message <text>", "prompt to send (default: a short ping)"))
+      .addOption(
+        new Option(
+          "--message <text>",
+          `prompt to send (default: a short ping); a marker unique to the run, such as ${messageMarker("1a2b3c4d")}, is appended`,
+        ),
+      )
       .addOption(
         new Option(
           "--timeout <seconds>",
-          "bound on the chat request; a flow still running then is reported with its thread ID",
+          "bound on the chat request, in seconds (more than 0, at most 3600); a flow still running then is " +
+            "reported with its thread ID",
         ).default(String(DEFAULT_TIMEOUTS.chatMs / 1000), `${DEFAULT_TIMEOUTS.chatMs / 1000} s`),
       )
       .addOption(new Option("--json", "print one JSON document instead of progress lines"))
@@ -127,6 +143,13 @@ Examples:
   npm run verify -- --stack dev --integration crm-sync
   CRM_SECRET=... npm run verify -- --tenant-id <id> --client-id <id> --client-secret-env CRM_SECRET \\
       --smartspace-app-client-id <id> --chat-api-url https://<chat api> --workspace <id>
+  npm run --silent verify -- --stack dev --integration crm-sync --json > report.json
+      (--silent keeps npm's own banner off stdout, so that stdout is the JSON document alone)
+
+Slow flows:
+  The message sent ends with a marker unique to the run, such as ${messageMarker("1a2b3c4d")}. When the
+  flow outlives --timeout (or a gateway answers 502/504), verify looks for the workspace thread whose first
+  message carries that marker, so runs sharing a workspace are never credited with each other's threads.
 
 Exit codes:
   0  verified (or the message was accepted and the flow is still running)
@@ -150,7 +173,11 @@ Environment:
 export async function main(argv: readonly string[], deps: CliDeps): Promise<number> {
   // Known before parsing, so that even a parse error is reported as JSON and never echoes a secret.
   const json = argv.includes("--json");
-  const redactor = new Redactor(valuesOf(argv, "--client-secret"));
+  // Shared with verify() and the caller, so that anything printed about a crash hides the secret and token.
+  const redactor = deps.redactor ?? new Redactor();
+  for (const value of valuesOf(argv, "--client-secret")) {
+    redactor.add(value);
+  }
   const reporter = new Reporter({ stdout: deps.stdout, stderr: deps.stderr, json }, redactor);
 
   const program = buildProgram();
@@ -183,13 +210,14 @@ export async function main(argv: readonly string[], deps: CliDeps): Promise<numb
     return await verify(target, {
       ...deps,
       json,
+      redactor,
       timeouts: { ...deps.timeouts, chatMs },
     });
   } catch (error) {
     if (error instanceof VerifyUsageError) {
       return reporter.usage(error.message, error.fix);
     }
-    throw error;
+    return reporter.unexpected(error);
   }
 }
 
@@ -263,7 +291,8 @@ function secretFromEnv(
 const integrationOutputSchema = z.looseObject({
   clientId: z.string(),
   tenantId: z.string(),
-  workspaces: z.array(z.string()).optional(),
+  // Unread when --workspace names one, so its shape must not fail the run then (e.g. a secret output).
+  workspaces: z.array(z.string()).optional().catch(undefined),
   keyVaultSecretUris: z.looseObject({ clientSecret: z.string() }).optional(),
 });
 
@@ -303,16 +332,20 @@ async function resolveFromStack(
     );
   }
   const runPulumi = deps.runPulumi ?? defaultPulumiRunner;
-  const outputs = parseJson(
+  const rawOutputs = tryParseJson(
     await runStackCommand(runPulumi, ["stack", "output", "--json", "--stack", stack], stack),
-    stackOutputsSchema,
-    `pulumi stack output --json --stack ${stack}`,
   );
+  rejectSecretOutputs(rawOutputs, stack, options);
+  const outputs = parseJson(rawOutputs, stackOutputsSchema, `pulumi stack output --json --stack ${stack}`);
   const rawConfig = parseJson(
-    await runStackCommand(runPulumi, ["config", "--json", "--stack", stack], stack),
+    tryParseJson(await runStackCommand(runPulumi, ["config", "--json", "--stack", stack], stack)),
     z.record(
       z.string(),
-      z.looseObject({ value: z.string().optional(), objectValue: z.unknown().optional() }),
+      z.looseObject({
+        value: z.string().optional(),
+        objectValue: z.unknown().optional(),
+        secret: z.boolean().optional(),
+      }),
     ),
     `pulumi config --json --stack ${stack}`,
   );
@@ -337,6 +370,18 @@ async function resolveFromStack(
   }
   const integration = integrationResult.data;
   const smartspaceEntry = rawConfig[`${PROJECT}:smartspace`];
+  if (
+    smartspaceEntry?.secret === true &&
+    smartspaceEntry.value === undefined &&
+    (options.chatApiUrl === undefined ||
+      (options.smartspaceAppClientId === undefined && outputs.smartspaceAppClientId === undefined))
+  ) {
+    throw new VerifyUsageError(
+      `stack ${stack}'s ${PROJECT}:smartspace config is secret, so pulumi config --json does not show it`,
+      "store it as plain config (it holds IDs and URLs, not secrets), or pass --chat-api-url and " +
+        "--smartspace-app-client-id",
+    );
+  }
   const smartspaceConfig = smartspaceConfigSchema.safeParse(
     smartspaceEntry?.objectValue ?? tryParseJson(smartspaceEntry?.value),
   );
@@ -374,10 +419,19 @@ async function resolveFromStack(
   }
 
   const readSecret = deps.readSecret ?? defaultSecretReader;
+  const lookupMs = deps.timeouts?.lookupMs ?? DEFAULT_TIMEOUTS.lookupMs;
   let secret: KeyVaultSecret;
   try {
-    secret = await readSecret(secretUri);
+    secret = await withTimeout((abortSignal) => readSecret(secretUri, { abortSignal }), lookupMs);
   } catch (error) {
+    if (error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError")) {
+      throw new VerifyUsageError(
+        `Key Vault gave no answer within ${seconds(lookupMs)} when asked for the client secret (${secretUri})`,
+        `check network access to ${hostOf(secretUri)} (firewall, private endpoint, proxy) and your Azure ` +
+          "sign-in (az login): DefaultAzureCredential can wait on a credential source that never answers; " +
+          "or use the explicit options",
+      );
+    }
     throw new VerifyUsageError(
       `could not read the client secret from Key Vault (${secretUri}): ${firstLine(error)}`,
       "sign in (az login) as an identity with the Key Vault Secrets User role on this secret " +
@@ -417,8 +471,78 @@ async function runStackCommand(
   }
 }
 
-function parseJson<T>(text: string, schema: z.ZodType<T>, what: string): T {
-  const parsed = schema.safeParse(tryParseJson(text));
+/** What `pulumi stack output --json` prints, without --show-secrets, in place of a secret output's value. */
+const SECRET_PLACEHOLDER = "[secret]";
+
+/**
+ * Refuses a stack whose outputs, among those verify would use, are secret: the CLI prints "[secret]" for them,
+ * which would otherwise be taken for a client ID or a Key Vault URI.
+ */
+function rejectSecretOutputs(outputs: unknown, stack: string, options: CliOptions): void {
+  const integration = ["integrations", options.integration!];
+  const read: { readonly path: readonly string[]; readonly flag?: string }[] = [
+    { path: [...integration, "clientId"] },
+    { path: [...integration, "tenantId"] },
+    { path: [...integration, "keyVaultSecretUris", "clientSecret"] },
+  ];
+  if (options.workspace === undefined) {
+    read.push({ path: [...integration, "workspaces"], flag: "--workspace" });
+  }
+  if (options.smartspaceAppClientId === undefined) {
+    read.push({ path: ["smartspaceAppClientId"], flag: "--smartspace-app-client-id" });
+  }
+  if (options.roleValue === undefined) {
+    read.push({ path: ["smartspaceRoleValue"], flag: "--role-value" });
+  }
+  const secret = new Map<string, string | undefined>();
+  for (const { path: keys, flag } of read) {
+    const at = secretAlong(outputs, keys);
+    if (at !== undefined) {
+      // A secret parent (the whole integration) hides the identity too: only the explicit options remain.
+      secret.set(at, at === keys.join(".") ? flag : undefined);
+    }
+  }
+  if (secret.size === 0) {
+    return;
+  }
+  const paths = [...secret.keys()];
+  const flags = [...secret.values()];
+  const workaround = flags.every((flag) => flag !== undefined)
+    ? `pass ${flags.join(" and ")}`
+    : "use the explicit options (--tenant-id, --client-id, --client-secret-env, ...; see --help)";
+  throw new VerifyUsageError(
+    `stack ${stack} output ${paths.join(", ")} ${paths.length === 1 ? "is" : "are"} secret: ` +
+      `pulumi stack output prints "${SECRET_PLACEHOLDER}" instead of the value`,
+    `run pulumi up for the stack with the current version of this project (npm run up -- ${stack}), which ` +
+      `exports these IDs and URIs as plain outputs; until then, ${workaround}`,
+  );
+}
+
+/** The dotted path at which walking `keys` down from `root` meets the "[secret]" placeholder, if it does. */
+function secretAlong(root: unknown, keys: readonly string[]): string | undefined {
+  let current = root;
+  for (let depth = 0; depth < keys.length; depth++) {
+    if (current === null || typeof current !== "object" || Array.isArray(current)) {
+      return undefined;
+    }
+    current = (current as Record<string, unknown>)[keys[depth]];
+    if (current === SECRET_PLACEHOLDER) {
+      return keys.slice(0, depth + 1).join(".");
+    }
+  }
+  return Array.isArray(current) && current.includes(SECRET_PLACEHOLDER) ? keys.join(".") : undefined;
+}
+
+function hostOf(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return url;
+  }
+}
+
+function parseJson<T>(value: unknown, schema: z.ZodType<T>, what: string): T {
+  const parsed = schema.safeParse(value);
   if (!parsed.success) {
     throw new VerifyUsageError(
       `${what} printed something other than the expected JSON`,
@@ -443,8 +567,8 @@ function parseTimeout(value: string | undefined): number {
   const secondsValue = Number(value ?? DEFAULT_TIMEOUTS.chatMs / 1000);
   if (!Number.isFinite(secondsValue) || secondsValue <= 0 || secondsValue > 3600) {
     throw new VerifyUsageError(
-      `--timeout "${value}" is not a number of seconds`,
-      "use a number from 1 to 3600",
+      `--timeout "${value}" is not a number of seconds more than 0 and at most 3600`,
+      "give the bound on the chat request in seconds: more than 0, at most 3600 (e.g. --timeout 120)",
     );
   }
   return secondsValue * 1000;
@@ -463,55 +587,105 @@ function valuesOf(argv: readonly string[], flag: string): string[] {
   return values;
 }
 
-function firstLine(error: unknown): string {
-  const text = error instanceof Error ? error.message : String(error);
-  const line = text.split("\n").find((l) => l.trim().length > 0) ?? text;
-  return line.length > 300 ? `${line.slice(0, 297)}...` : line.trim();
+export interface PulumiRunnerOptions {
+  /** The CLI's Node entry point. Default: the `pulumi` npm package's launcher, `pulumi/run.js`. */
+  readonly script?: string;
+  /** Bound on one CLI call. Default 120 s. */
+  readonly timeoutMs?: number;
+  /** Default: `process.env`. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
 }
 
-const defaultPulumiRunner: PulumiRunner = (args) =>
-  new Promise((resolve, reject) => {
-    // The pinned CLI, on the same backend `npm run pulumi` uses (local .pulumi-state/ unless
-    // PULUMI_BACKEND_URL says otherwise), so that `--stack dev` means the stack `npm run up -- dev` deployed.
-    const invocation = planPulumi([...args], process.env);
-    const cli = process.platform === "win32" ? "pulumi.cmd" : "pulumi";
-    const pulumi = path.join(PROJECT_ROOT, "node_modules", ".bin", cli);
-    execFile(
-      pulumi,
-      [...invocation.commands[0], "--non-interactive"],
-      {
-        cwd: PROJECT_ROOT,
-        env: { ...process.env, ...invocation.env },
-        timeout: PULUMI_TIMEOUT_MS,
-        maxBuffer: 64 * 1024 * 1024,
-      },
-      (error, stdout, stderr) => {
-        if (error) {
-          const code = (error as NodeJS.ErrnoException).code;
-          // The CLI's own error is its last line (earlier ones are progress, such as its first download).
-          const lastLine = stderr
-            .split("\n")
-            .map((line) => line.trim())
-            .filter((line) => line !== "")
-            .at(-1);
-          reject(
-            new Error(code === "ENOENT" ? `${pulumi} not found; run npm ci` : (lastLine ?? error.message)),
-          );
-        } else {
-          resolve(stdout);
-        }
-      },
-    );
-  });
+const MAX_PULUMI_OUTPUT_BYTES = 64 * 1024 * 1024;
 
-const defaultSecretReader: SecretReader = async (secretUri) => {
+/**
+ * Runs the pinned CLI as `node <pulumi/run.js> <args> --non-interactive`, on the same backend `npm run pulumi`
+ * uses (local .pulumi-state/ unless PULUMI_BACKEND_URL says otherwise), so that `--stack dev` means the stack
+ * `npm run up -- dev` deployed. Node itself is started, never `node_modules/.bin/pulumi.cmd`: since Node
+ * 20.12.2, Windows refuses to start a .cmd file without a shell (EINVAL), and a shell would re-parse the
+ * arguments. Resolves with the CLI's stdout; rejects with its last stderr line, or on the time limit without
+ * waiting for the CLI (run.js's own child may hold the pipes open after run.js is stopped).
+ */
+export function createPulumiRunner(options: PulumiRunnerOptions = {}): PulumiRunner {
+  const timeoutMs = options.timeoutMs ?? PULUMI_TIMEOUT_MS;
+  return (args) =>
+    new Promise((resolve, reject) => {
+      let script: string;
+      try {
+        script = options.script ?? pinnedCliLauncher();
+      } catch {
+        reject(new Error("the pinned Pulumi CLI (npm package pulumi) is not installed; run npm ci"));
+        return;
+      }
+      const env = options.env ?? process.env;
+      const invocation = planPulumi([...args], env);
+      const child = spawn(process.execPath, [script, ...invocation.commands[0], "--non-interactive"], {
+        cwd: PROJECT_ROOT,
+        env: { ...env, ...invocation.env },
+        stdio: ["ignore", "pipe", "pipe"],
+        windowsHide: true,
+      });
+      const stdout: Buffer[] = [];
+      let stdoutBytes = 0;
+      let stderr = "";
+      let settled = false;
+      const settle = (error: Error | undefined, value = "") => {
+        if (settled) {
+          return;
+        }
+        settled = true;
+        clearTimeout(timer);
+        if (error) {
+          child.kill();
+          reject(error);
+        } else {
+          resolve(value);
+        }
+      };
+      const timer = setTimeout(
+        () => settle(new Error(`the Pulumi CLI gave no answer within ${seconds(timeoutMs)}`)),
+        timeoutMs,
+      );
+      child.stdout.on("data", (chunk: Buffer) => {
+        stdoutBytes += chunk.length;
+        if (stdoutBytes > MAX_PULUMI_OUTPUT_BYTES) {
+          settle(new Error(`the Pulumi CLI printed more than ${MAX_PULUMI_OUTPUT_BYTES} bytes`));
+        } else {
+          stdout.push(chunk);
+        }
+      });
+      child.stderr.on("data", (chunk: Buffer) => {
+        // Only the end matters (the CLI's own error is its last line); earlier lines are progress.
+        stderr = (stderr + chunk.toString("utf8")).slice(-64 * 1024);
+      });
+      child.on("error", (error) =>
+        settle(new Error(`could not start ${process.execPath}: ${error.message}`)),
+      );
+      child.on("close", (code, signal) => {
+        if (code === 0) {
+          settle(undefined, Buffer.concat(stdout).toString("utf8"));
+          return;
+        }
+        const lastLine = stderr
+          .split("\n")
+          .map((line) => line.trim())
+          .filter((line) => line !== "")
+          .at(-1);
+        settle(new Error(lastLine ?? `the Pulumi CLI exited with ${code ?? signal}`));
+      });
+    });
+}
+
+const defaultPulumiRunner = createPulumiRunner();
+
+const defaultSecretReader: SecretReader = async (secretUri, { abortSignal }) => {
   const [{ DefaultAzureCredential }, { SecretClient, parseKeyVaultSecretIdentifier }] = await Promise.all([
     import("@azure/identity"),
     import("@azure/keyvault-secrets"),
   ]);
   const { vaultUrl, name, version } = parseKeyVaultSecretIdentifier(secretUri);
   const client = new SecretClient(vaultUrl, new DefaultAzureCredential());
-  const secret = await client.getSecret(name, { version });
+  const secret = await client.getSecret(name, { version, abortSignal });
   if (!secret.value) {
     throw new Error(`secret ${name} has no value`);
   }
@@ -519,11 +693,18 @@ const defaultSecretReader: SecretReader = async (secretUri) => {
 };
 
 if (require.main === module) {
-  main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env }).then(
+  // main() adds the secret and the token to this redactor as it learns them, so that even a crash that
+  // escapes main() is reported without them.
+  const redactor = new Redactor();
+  main(process.argv.slice(2), {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    env: process.env,
+    redactor,
+  }).then(
     (code) => exit(code),
     (error: unknown) => {
-      // A bug, not a user error; still never print anything shaped like a token or secret.
-      process.stderr.write(new Redactor().redact(`unexpected error: ${String(error)}`) + "\n");
+      process.stderr.write(redactor.redact(`unexpected error: ${String(error)}`) + "\n");
       exit(ExitCode.Other);
     },
   );

@@ -100,6 +100,35 @@ describe("ChatApiClient", () => {
     assert.equal(calls[1].url, `${CHAT_API_URL}/workspaces/${WORKSPACE_ID}/messagethreads?take=5`);
   });
 
+  it("reads a page of a thread's messages (retrying a 503), in the API's newest-first order", async () => {
+    let attempts = 0;
+    const { chat, calls } = client({
+      "GET /messagethreads/t-1/messages": () =>
+        ++attempts === 1
+          ? json(503, {})
+          : json(200, {
+              data: [
+                { id: "m-2", values: [{ name: "Response", type: "Output", value: "pong" }] },
+                { id: "m-1", messageThreadId: "t-1", values: [{ name: "prompt", type: "Input", value: [] }] },
+              ],
+            }),
+    });
+    const messages = await chat.listMessages("t-1", { take: 5, skip: 10 });
+    assert.deepEqual(
+      messages.map((m) => m.id),
+      ["m-2", "m-1"],
+    );
+    assert.equal(calls.length, 2);
+    assert.equal(calls[1].url, `${CHAT_API_URL}/messagethreads/t-1/messages?take=5&skip=10`);
+  });
+
+  it("rejects a message page without the documented shape", async () => {
+    const { chat } = client({
+      "GET /messagethreads/t-1/messages": () => json(200, { data: [{ values: [] }] }),
+    });
+    await assert.rejects(chat.listMessages("t-1"), ChatResponseError);
+  });
+
   it("rejects a success body without the documented fields", async () => {
     const { chat } = client({ "GET /messagethreads/t-9": () => json(200, { name: "no id" }) });
     await assert.rejects(chat.getMessageThread("t-9"), (error: unknown) => {

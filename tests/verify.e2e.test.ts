@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
+import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, it } from "mocha";
 import { WorkspaceAccessProvider, type WorkspaceAccessInputs } from "../components/workspaceAccess";
@@ -36,6 +37,23 @@ interface CliResult {
   readonly code: number | null;
   readonly stdout: string;
   readonly stderr: string;
+}
+
+/** Runs a TypeScript script of the project in a child `node --import tsx`, as `npm run` would. */
+function runScript(script: string, args: readonly string[], env: NodeJS.ProcessEnv): Promise<CliResult> {
+  return new Promise<CliResult>((resolve, reject) => {
+    const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, script), ...args], {
+      cwd: ROOT,
+      env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
 }
 
 describe("verify end to end (CLI + real @azure/identity + emulated tenant over HTTPS)", function () {
@@ -97,9 +115,6 @@ describe("verify end to end (CLI + real @azure/identity + emulated tenant over H
     extra: string[] = [],
   ): Promise<CliResult> {
     const args = [
-      "--import",
-      "tsx",
-      path.join(ROOT, "scripts", "verify.ts"),
       "--tenant-id",
       emulator.tenantId,
       "--client-id",
@@ -121,15 +136,7 @@ describe("verify end to end (CLI + real @azure/identity + emulated tenant over H
       AZURE_AUTHORITY_HOST: emulator.authorityHost,
     };
     delete env.SMARTSPACE_ADMIN_TOKEN;
-    const result = await new Promise<CliResult>((resolve, reject) => {
-      const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
-      let stdout = "";
-      let stderr = "";
-      child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-      child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-      child.on("error", reject);
-      child.on("close", (code) => resolve({ code, stdout, stderr }));
-    });
+    const result = await runScript(path.join("scripts", "verify.ts"), args, env);
     // In every case: no secret, and none of the tokens the emulator issued, in either stream.
     const output = result.stdout + result.stderr;
     for (const value of [
@@ -205,6 +212,92 @@ describe("verify end to end (CLI + real @azure/identity + emulated tenant over H
       );
     } finally {
       emulator.flowDelayMs = 0;
+    }
+  });
+
+  it("credits a slow flow with its own thread, not a newer one another run started in the workspace", async () => {
+    // Another pipeline's run of verify, on a machine whose clock is a little ahead: by time alone, its
+    // thread is the newest in the workspace.
+    const foreign = emulator.addThread(
+      SLOW_WORKSPACE,
+      "Hello from the Smartspace integration check. Please reply briefly. [verify ffffffff]",
+      { createdAt: new Date(Date.now() + 5_000) },
+    );
+    emulator.flowDelayMs = 4_000;
+    try {
+      const result = await verifyCli(integration, integration.clientSecret, SLOW_WORKSPACE, [
+        "--timeout",
+        "0.5",
+        "--json",
+      ]);
+      assert.equal(result.code, 0, result.stdout + result.stderr);
+      const report = JSON.parse(result.stdout);
+      const own = emulator.threads.at(-1)!;
+      assert.notEqual(own.id, foreign.id);
+      assert.ok(own.prompt.endsWith(` ${report.target.marker}`), `${own.prompt} / ${report.target.marker}`);
+      assert.equal(report.steps[2].details.threadId, own.id);
+      assert.ok(!result.stdout.includes(foreign.id));
+    } finally {
+      emulator.flowDelayMs = 0;
+    }
+  });
+
+  it("exits 6 rather than claim another run's thread when its own message never reached Smartspace", async () => {
+    const foreign = emulator.addThread(SLOW_WORKSPACE, "ping from another run [verify eeeeeeee]");
+    const threadsBefore = emulator.threads.length;
+    // The gateway gives up before the chat API has seen the message: no thread of this run exists.
+    emulator.faults.unavailable({ method: "POST", path: "/messages", status: 504 });
+    const result = await verifyCli(integration, integration.clientSecret, SLOW_WORKSPACE);
+    assert.equal(result.code, 6, result.stdout + result.stderr);
+    assert.equal(emulator.threads.length, threadsBefore);
+    assert.match(
+      result.stderr,
+      /no message thread carrying this run's marker \[verify [0-9a-f]{8}\] appeared/,
+    );
+    assert.ok(!(result.stdout + result.stderr).includes(foreign.id));
+  });
+
+  it("npm run emulator:tenant's script serves a tenant that verify succeeds against, and stops on SIGTERM", async () => {
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", path.join(ROOT, "scripts", "tenant-emulator.ts")],
+      {
+        cwd: ROOT,
+        env: { ...process.env, SMARTSPACE_ADMIN_TOKEN: undefined },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    try {
+      let printed = "";
+      child.stdout.on("data", (chunk: Buffer) => (printed += chunk.toString()));
+      await new Promise<void>((resolve, reject) => {
+        child.stdout.on("data", () => printed.includes("Ctrl-C stops the emulator.") && resolve());
+        child.on("exit", (code) => reject(new Error(`the emulator exited (${code}) before it was ready`)));
+      });
+      const envFile = /^ {2}\. (.+)$/m.exec(printed)![1];
+      const exported = Object.fromEntries(
+        [...fs.readFileSync(envFile, "utf8").matchAll(/^export (\w+)='([^']*)'$/gm)].map((m) => [m[1], m[2]]),
+      );
+      // The printed command line, without the shell's line continuations.
+      const command = printed.slice(printed.indexOf("npm run verify -- ")).replace(/\\\n\s*/g, "");
+      const args = command.split("\n")[0].replace("npm run verify -- ", "").trim().split(/\s+/);
+      const result = await runScript(path.join("scripts", "verify.ts"), args, {
+        ...process.env,
+        ...exported,
+        SMARTSPACE_ADMIN_TOKEN: undefined,
+      });
+      assert.equal(result.code, 0, result.stdout + result.stderr);
+      assert.match(result.stdout, /Response: Hello from Sales\./);
+      assert.ok(!(result.stdout + result.stderr).includes(exported.SMARTSPACE_CLIENT_SECRET));
+
+      const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
+      child.kill("SIGTERM");
+      assert.equal(await exited, 0);
+      assert.ok(!fs.existsSync(envFile), "the emulator left its certificate and env file behind");
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill("SIGKILL");
+      }
     }
   });
 });

@@ -1,8 +1,11 @@
 import assert from "node:assert/strict";
 import { describe, it } from "mocha";
+import { HttpError, redact } from "../lib/http";
 import {
   decodeJwtClaims,
   ExitCode,
+  firstLine,
+  messageMarker,
   Redactor,
   resolveAuthority,
   verify,
@@ -27,6 +30,8 @@ import {
 } from "./support/verifyFakes";
 
 const TOKEN = tokenWithRoles(["Integrations"]);
+const NONCE = "0a1b2c3d";
+const MARKER = messageMarker(NONCE);
 
 const TARGET: VerifyTarget = {
   tenantId: TENANT_ID,
@@ -46,6 +51,7 @@ interface RunOptions {
   json?: boolean;
   env?: Record<string, string | undefined>;
   timeouts?: { tokenMs?: number; chatMs?: number; lookupMs?: number };
+  redactor?: Redactor;
 }
 
 async function run(options: RunOptions = {}) {
@@ -63,6 +69,8 @@ async function run(options: RunOptions = {}) {
       createCredential: credentials.factory,
       fetch: http.fetch,
       timeouts: options.timeouts,
+      nonce: () => NONCE,
+      redactor: options.redactor,
     },
   );
   const all = stdout.text + stderr.text;
@@ -98,8 +106,30 @@ describe("verify", () => {
       assert.equal(post.headers.authorization, `Bearer ${TOKEN}`);
       assert.deepEqual(post.body, {
         workSpaceId: WORKSPACE_ID,
-        inputs: [{ name: "prompt", value: [{ text: "ping" }] }],
+        inputs: [{ name: "prompt", value: [{ text: `ping ${MARKER}` }] }],
       });
+    });
+
+    it("marks each run's prompt with a marker of its own", async () => {
+      const prompts: string[] = [];
+      for (let i = 0; i < 2; i++) {
+        const http = fakeFetch({ "POST /messages": () => chatReply() });
+        const code = await verify(TARGET, {
+          stdout: new Sink(),
+          stderr: new Sink(),
+          env: {},
+          createCredential: fakeCredentials(issuing(TOKEN)).factory,
+          fetch: http.fetch,
+        });
+        assert.equal(code, ExitCode.Ok);
+        prompts.push(
+          (http.calls[0].body as { inputs: { value: { text: string }[] }[] }).inputs[0].value[0].text,
+        );
+      }
+      for (const prompt of prompts) {
+        assert.match(prompt, /^ping \[verify [0-9a-f]{8}\]$/);
+      }
+      assert.notEqual(prompts[0], prompts[1]);
     });
 
     it("prints only values typed Output (or 2), including structured ones", async () => {
@@ -312,18 +342,38 @@ describe("verify", () => {
 
   describe("slow flow", () => {
     const threadId = "5e4d3c2b-1a09-4f8e-8d7c-6b5a49382716";
+    const foreignThreadId = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d";
 
-    it("reports the thread and that the flow is still running, and exits 0", async () => {
+    /** A thread as listed by `GET /workspaces/{id}/messagethreads`. */
+    const listed = (id: string, createdAt: Date, isFlowRunning = true) => ({
+      id,
+      createdAt: createdAt.toISOString(),
+      isFlowRunning,
+    });
+
+    /** `GET /messagethreads/{id}/messages`: one message holding `prompt`, as when a thread has just started. */
+    const firstMessage = (id: string, prompt: string) => () =>
+      json(200, {
+        data: [
+          {
+            id: `${id}-m1`,
+            messageThreadId: id,
+            values: [{ name: "prompt", type: "Input", value: [{ text: prompt }] }],
+          },
+        ],
+      });
+
+    it("finds the thread carrying the run's marker, reports that the flow is still running, and exits 0", async () => {
       const result = await run({
         timeouts: { chatMs: 100 },
         routes: {
           "POST /messages": never,
-          "GET /messagethreads": () =>
-            json(200, { data: [{ id: threadId, createdAt: new Date().toISOString(), isFlowRunning: true }] }),
+          "GET /messagethreads": () => json(200, { data: [listed(threadId, new Date())] }),
+          [`GET /messagethreads/${threadId}/messages`]: firstMessage(threadId, `ping ${MARKER}`),
           [`GET /messagethreads/${threadId}`]: () => json(200, { id: threadId, isFlowRunning: true }),
         },
       });
-      assert.equal(result.code, ExitCode.Ok);
+      assert.equal(result.code, ExitCode.Ok, result.stderr);
       assert.match(
         result.stdout,
         new RegExp(`thread ${threadId} in workspace ${WORKSPACE_ID}; the flow is still running`),
@@ -331,21 +381,100 @@ describe("verify", () => {
       const lookups = result.http.calls.filter((c) => c.method === "GET").map((c) => new URL(c.url).pathname);
       assert.deepEqual(lookups, [
         `/api/workspaces/${WORKSPACE_ID}/messagethreads`,
+        `/api/messagethreads/${threadId}/messages`,
         `/api/messagethreads/${threadId}`,
       ]);
     });
 
-    it("ignores threads created before the request and exits 6 when none is new", async () => {
+    it("credits the run with its own thread, not a newer one another run started in the same workspace", async () => {
+      const result = await run({
+        routes: {
+          // A gateway gave up on the flow: the thread exists all the same.
+          "POST /messages": () => json(504, { error: "GatewayTimeout" }),
+          "GET /messagethreads": () =>
+            json(200, {
+              data: [
+                listed(foreignThreadId, new Date(Date.now() + 2_000)),
+                listed(threadId, new Date(Date.now() - 1_000)),
+              ],
+            }),
+          [`GET /messagethreads/${foreignThreadId}/messages`]: firstMessage(
+            foreignThreadId,
+            `ping ${messageMarker("ffffffff")}`,
+          ),
+          [`GET /messagethreads/${threadId}/messages`]: firstMessage(threadId, `ping ${MARKER}`),
+          [`GET /messagethreads/${threadId}`]: () => json(200, { id: threadId, isFlowRunning: true }),
+        },
+      });
+      assert.equal(result.code, ExitCode.Ok, result.stderr);
+      assert.match(result.stdout, new RegExp(`the message was accepted: thread ${threadId}`));
+      assert.ok(!result.stdout.includes(foreignThreadId), result.stdout);
+    });
+
+    it("exits 6 rather than claim another run's thread when its own never appeared", async () => {
+      const result = await run({
+        timeouts: { chatMs: 100 },
+        routes: {
+          "POST /messages": never,
+          "GET /messagethreads": () => json(200, { data: [listed(foreignThreadId, new Date())] }),
+          [`GET /messagethreads/${foreignThreadId}/messages`]: firstMessage(
+            foreignThreadId,
+            `Hello from the Smartspace integration check. Please reply briefly. ${messageMarker("ffffffff")}`,
+          ),
+        },
+      });
+      assert.equal(result.code, ExitCode.Other);
+      assert.match(
+        result.stderr,
+        /no message thread carrying this run's marker \[verify 0a1b2c3d\] appeared in workspace .*; 1 recent thread\(s\) examined, none of them this run's/,
+      );
+      assert.ok(!(result.stdout + result.stderr).includes(foreignThreadId));
+    });
+
+    it("does not credit a thread whose first message is out of sight (a conversation, not this run's message)", async () => {
+      const messages = Array.from({ length: 10 }, (_, i) => ({
+        id: `m${i}`,
+        values: [{ name: "prompt", type: "Input", value: [{ text: `ping ${MARKER}` }] }],
+      }));
+      const result = await run({
+        timeouts: { chatMs: 100 },
+        routes: {
+          "POST /messages": never,
+          "GET /messagethreads": () => json(200, { data: [listed(threadId, new Date())] }),
+          [`GET /messagethreads/${threadId}/messages`]: () => json(200, { data: messages }),
+        },
+      });
+      assert.equal(result.code, ExitCode.Other);
+      const read = result.http.calls.find((c) => c.url.includes("/messages?"));
+      assert.equal(new URL(read!.url).searchParams.get("take"), "10");
+    });
+
+    it("examines only threads created at most 30 s before the request", async () => {
       const result = await run({
         timeouts: { chatMs: 100 },
         routes: {
           "POST /messages": never,
           "GET /messagethreads": () =>
-            json(200, { data: [{ id: threadId, createdAt: "2020-01-01T00:00:00Z", isFlowRunning: false }] }),
+            json(200, { data: [listed(threadId, new Date(Date.now() - 60_000), false)] }),
+          [`GET /messagethreads/${threadId}/messages`]: firstMessage(threadId, `ping ${MARKER}`),
         },
       });
       assert.equal(result.code, ExitCode.Other);
-      assert.match(result.stderr, /messages gave no answer within \d+ ms and no new message thread appeared/);
+      assert.match(result.stderr, /messages gave no answer within \d+ ms and no message thread carrying/);
+      assert.equal(result.http.calls.filter((c) => c.url.includes(`/messagethreads/${threadId}`)).length, 0);
+    });
+
+    it("says which threads could not be read when none is confirmed", async () => {
+      const result = await run({
+        timeouts: { chatMs: 100 },
+        routes: {
+          "POST /messages": never,
+          "GET /messagethreads": () => json(200, { data: [listed(threadId, new Date())] }),
+          [`GET /messagethreads/${threadId}/messages`]: () => json(400, { error: "BadRequest" }),
+        },
+      });
+      assert.equal(result.code, ExitCode.Other);
+      assert.match(result.stderr, /1 recent thread\(s\) examined, 1 of them unreadable/);
     });
 
     it("says so when the reply came before the flow produced output", async () => {
@@ -402,19 +531,67 @@ describe("verify", () => {
         routes: { "POST /messages": () => chatReply(undefined, `you sent ${TOKEN}`) },
       });
       assert.equal(result.code, ExitCode.Ok);
-      assert.match(result.stdout, /you sent \[redacted\]/);
+      assert.match(result.stdout, /you sent \[REDACTED\]/);
     });
 
-    it("removes registered values in raw, JSON-escaped and URL-encoded forms, and JWT- or secret-shaped text", () => {
-      const redactor = new Redactor(['pa"ss/word']);
-      const text = redactor.redact(
-        `raw pa"ss/word json pa\\"ss/word url pa%22ss%2Fword jwt ${tokenWithRoles([])} ` +
-          `header Bearer abc.def.ghi the bearer token secret Xyz9Q~abcdefghijklmnopqrstuvwxyz0123456`,
-      );
-      assert.equal(
-        text,
-        "raw [redacted] json [redacted] url [redacted] jwt [redacted] header Bearer [redacted] the bearer token secret [redacted]",
-      );
+    // Everything either of the two former implementations (lib/verify.ts's Redactor and lib/http.ts's
+    // redact) removed; both entry points now share one routine and must remove all of it.
+    const sensitive: readonly (readonly [string, string])[] = [
+      ["a registered value", 'pa"ss/word'],
+      ["its JSON-escaped form", 'pa\\"ss/word'],
+      ["its URL-encoded form", "pa%22ss%2Fword"],
+      ["a JWT", tokenWithRoles([])],
+      ["a JWT with short segments", "eyJhb.cd.ef"],
+      ["a JWT with 4-character segments", "eyJhbGci.abcd.wxyz"],
+      ["a bearer value of 8 characters", "Bearer abc.defg"],
+      ["a bearer value of 16 characters or more", "bearer abcdefghijklmnop0123=="],
+      ["a bearer value right after a word character", "x_Bearer abcdefghij"],
+      ["an Entra client secret", "Xyz9Q~abcdefghijklmnopqrstuvwxyz0123456"],
+    ];
+
+    for (const [what, text] of sensitive) {
+      it(`removes ${what}, in verify's output and in HTTP errors alike`, () => {
+        const line = `before ${text} after`;
+        for (const redacted of [new Redactor(['pa"ss/word']).redact(line), redact(line, ['pa"ss/word'])]) {
+          assert.match(redacted, /^before .*\[REDACTED\] after$/);
+          const value = text.replace(/^[a-z_]*bearer /i, "");
+          assert.ok(!redacted.includes(value), `${what} survived: ${redacted}`);
+        }
+      });
+    }
+
+    it("keeps prose about bearer tokens readable", () => {
+      const prose = "the bearer token was rejected; use Bearer auth";
+      assert.equal(new Redactor().redact(prose), prose);
+      assert.equal(redact(prose), prose);
+    });
+
+    it("HTTP errors redact the same shapes, so what verify quotes from them is already clean", () => {
+      const error = new HttpError({
+        kind: "status",
+        method: "POST",
+        url: "https://chat.example.com/messages",
+        status: 500,
+        bodyExcerpt: "echo: Bearer abc.defg secret Xyz9Q~abcdefghijklmnopqrstuvwxyz0123456",
+      });
+      assert.equal(error.bodyExcerpt, "echo: Bearer [REDACTED] secret [REDACTED]");
+    });
+
+    it("adds the secret and the token to the caller's redactor, for whatever the caller prints later", async () => {
+      const redactor = new Redactor();
+      // Opaque (not JWT-shaped), so only knowing the value can hide it.
+      const token = "opaque-access-token-value";
+      const result = await run({ token, redactor });
+      assert.equal(result.code, ExitCode.Other);
+      assert.equal(redactor.redact(`${token} ${SECRET}`), "[REDACTED] [REDACTED]");
+    });
+  });
+
+  describe("firstLine", () => {
+    it("keeps the first non-blank line of a message, clipped to 300 characters", () => {
+      assert.equal(firstLine(new Error("\n  first line  \nsecond")), "first line");
+      assert.equal(firstLine("plain"), "plain");
+      assert.equal(firstLine("x".repeat(400)).length, 300);
     });
   });
 

@@ -1,7 +1,17 @@
 import assert from "node:assert/strict";
-import { describe, it } from "mocha";
-import { ExitCode } from "../lib/verify";
-import { type KeyVaultSecret, main, type PulumiRunner, type SecretReader } from "../scripts/verify";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { pathToFileURL } from "node:url";
+import { after, before, describe, it } from "mocha";
+import { ExitCode, Redactor } from "../lib/verify";
+import {
+  createPulumiRunner,
+  type KeyVaultSecret,
+  main,
+  type PulumiRunner,
+  type SecretReader,
+} from "../scripts/verify";
 import {
   APP_CLIENT_ID,
   CHAT_API_URL,
@@ -63,6 +73,9 @@ interface CliRun {
   config?: unknown;
   pulumiFails?: string;
   readSecret?: SecretReader;
+  lookupMs?: number;
+  now?: () => number;
+  redactor?: Redactor;
 }
 
 async function cli(options: CliRun) {
@@ -95,6 +108,9 @@ async function cli(options: CliRun) {
     readSecret,
     createCredential: credentials.factory,
     fetch: http.fetch,
+    timeouts: options.lookupMs !== undefined ? { lookupMs: options.lookupMs } : undefined,
+    now: options.now,
+    redactor: options.redactor,
   });
   const all = stdout.text + stderr.text;
   assert.ok(!all.includes(SECRET), `the secret was printed:\n${all}`);
@@ -125,6 +141,14 @@ describe("verify CLI", () => {
     assert.match(result.stdout, /--client-secret-env <VAR>/);
     assert.match(result.stdout, /5 {2}step 3 failed: 403\/404/);
     assert.doesNotMatch(result.stdout, /--client-secret <value>/);
+  });
+
+  it("recommends npm run --silent for JSON, and explains the marker and the timeout's range", async () => {
+    const { stdout } = await cli({ argv: ["--help"] });
+    // Without --silent, npm prints its "> verify" banner to stdout ahead of the JSON document.
+    assert.match(stdout, /npm run --silent verify -- .*--json/);
+    assert.match(stdout, /ends with a marker unique to the run, such as \[verify 1a2b3c4d\]/);
+    assert.match(stdout, /--timeout <seconds> .*\(more\s+than 0, at most 3600\)/s);
   });
 
   describe("stack mode", () => {
@@ -253,6 +277,95 @@ describe("verify CLI", () => {
       assert.match(result.stderr, /Key Vault Secrets User/);
     });
 
+    it("gives up on Key Vault after the look-up timeout, aborting the read, and exits 2", async () => {
+      let aborted = false;
+      const started = Date.now();
+      const result = await cli({
+        argv: ["--stack", "dev", "--integration", "crm-sync"],
+        lookupMs: 50,
+        // A read that never answers (as DefaultAzureCredential can, waiting on a credential source) and
+        // ignores its signal except to note it.
+        readSecret: (_uri, { abortSignal }) =>
+          new Promise(() => abortSignal.addEventListener("abort", () => (aborted = true))),
+      });
+      assert.equal(result.code, ExitCode.Usage);
+      assert.match(
+        result.stderr,
+        /Key Vault gave no answer within 50 ms when asked for the client secret \(https:\/\/kv-dev-abc123/,
+      );
+      assert.match(result.stderr, /fix: check network access to kv-dev-abc123\.vault\.azure\.net/);
+      assert.ok(aborted, "the Key Vault read was not aborted");
+      assert.ok(Date.now() - started < 2000);
+      assert.equal(result.credentials.calls.length, 0);
+    });
+
+    describe('outputs the CLI prints as "[secret]"', () => {
+      const argv = ["--stack", "dev", "--integration", "crm-sync"];
+
+      it("refuses a secret Key Vault URI instead of reading it as one", async () => {
+        const result = await cli({
+          argv,
+          outputs: stackOutputs({
+            keyVaultSecretUris: { clientId: "[secret]", tenantId: "[secret]", clientSecret: "[secret]" },
+          }),
+        });
+        assert.equal(result.code, ExitCode.Usage);
+        assert.match(
+          result.stderr,
+          /stack dev output integrations\.crm-sync\.keyVaultSecretUris\.clientSecret is secret: pulumi stack output prints "\[secret\]" instead of the value/,
+        );
+        assert.match(
+          result.stderr,
+          /fix: run pulumi up for the stack .*npm run up -- dev.*use the explicit options/,
+        );
+        assert.deepEqual(result.secretReads, []);
+        assert.equal(result.credentials.calls.length, 0);
+      });
+
+      it("refuses a wholly secret integrations output instead of saying the integration does not exist", async () => {
+        const result = await cli({ argv, outputs: { ...stackOutputs(), integrations: "[secret]" } });
+        assert.equal(result.code, ExitCode.Usage);
+        assert.match(result.stderr, /stack dev output integrations is secret/);
+      });
+
+      it("names every secret output it would use, and the options that replace them", async () => {
+        const result = await cli({
+          argv,
+          outputs: {
+            ...stackOutputs({ workspaces: ["[secret]"] }),
+            smartspaceAppClientId: "[secret]",
+          },
+        });
+        assert.equal(result.code, ExitCode.Usage);
+        assert.match(
+          result.stderr,
+          /output integrations\.crm-sync\.workspaces, smartspaceAppClientId are secret/,
+        );
+        assert.match(result.stderr, /until then, pass --workspace and --smartspace-app-client-id/);
+      });
+
+      it("does not mind secret outputs it does not use", async () => {
+        const result = await cli({
+          argv: [...argv, "--smartspace-app-client-id", APP_CLIENT_ID, "--workspace", WORKSPACE_ID],
+          outputs: {
+            ...stackOutputs({ workspaces: "[secret]", applicationObjectId: "[secret]" }),
+            smartspaceAppClientId: "[secret]",
+            keyVaultId: "[secret]",
+          },
+        });
+        assert.equal(result.code, ExitCode.Ok, result.stderr);
+      });
+
+      it("refuses secret Smartspace config when it needs it, rather than calling it missing", async () => {
+        const result = await cli({
+          argv,
+          config: { "smartspace-integration:smartspace": { secret: true } },
+        });
+        assert.equal(result.code, ExitCode.Usage);
+        assert.match(result.stderr, /smartspace-integration:smartspace config is secret/);
+      });
+    });
+
     it("refuses explicit identity options alongside --stack", async () => {
       const result = await cli({
         argv: ["--stack", "dev", "--integration", "crm-sync", "--client-id", CLIENT_ID],
@@ -271,9 +384,11 @@ describe("verify CLI", () => {
       });
       assert.equal(result.code, ExitCode.Ok, result.stderr);
       assert.equal(result.credentials.calls[0].clientSecret, SECRET);
-      assert.deepEqual((result.http.calls[0].body as { inputs: unknown }).inputs, [
-        { name: "prompt", value: [{ text: "hello there" }] },
-      ]);
+      const [prompt] = (
+        result.http.calls[0].body as { inputs: { name: string; value: { text: string }[] }[] }
+      ).inputs;
+      assert.equal(prompt.name, "prompt");
+      assert.match(prompt.value[0].text, /^hello there \[verify [0-9a-f]{8}\]$/);
       assert.equal(result.pulumiCalls.length, 0);
     });
 
@@ -318,10 +433,59 @@ describe("verify CLI", () => {
       assert.ok(!result.stderr.includes(plain));
     });
 
-    it("exits 2 for a timeout that is not a number", async () => {
-      const result = await cli({ argv: [...EXPLICIT, "--timeout", "soon"], env: { CRM_SECRET: SECRET } });
-      assert.equal(result.code, ExitCode.Usage);
-      assert.match(result.stderr, /--timeout "soon" is not a number of seconds/);
+    it("exits 2 for a timeout that is not a number of seconds more than 0 and at most 3600", async () => {
+      for (const value of ["soon", "0", "-1", "3601"]) {
+        const result = await cli({ argv: [...EXPLICIT, "--timeout", value], env: { CRM_SECRET: SECRET } });
+        assert.equal(result.code, ExitCode.Usage, value);
+        assert.match(
+          result.stderr,
+          new RegExp(`--timeout "${value}" is not a number of seconds more than 0 and at most 3600`),
+        );
+        assert.match(
+          result.stderr,
+          /fix: give the bound on the chat request in seconds: more than 0, at most 3600/,
+        );
+        assert.equal(result.credentials.calls.length, 0);
+      }
+    });
+
+    it("accepts any timeout the message allows, fractions and the bounds included", async () => {
+      for (const value of ["0.5", "1", "3600"]) {
+        const result = await cli({ argv: [...EXPLICIT, "--timeout", value], env: { CRM_SECRET: SECRET } });
+        assert.equal(result.code, ExitCode.Ok, `${value}: ${result.stderr}`);
+      }
+    });
+  });
+
+  describe("a bug (an unexpected error)", () => {
+    const plain = "hunter2-plain-secret";
+    const crashingClock = () => {
+      throw new Error(`clock failed while holding ${plain}`);
+    };
+
+    it("exits 6 with the error, redacted with the secret the run had learned", async () => {
+      const redactor = new Redactor();
+      const result = await cli({ argv: EXPLICIT, env: { CRM_SECRET: plain }, now: crashingClock, redactor });
+      assert.equal(result.code, ExitCode.Other);
+      assert.match(result.stderr, /unexpected error: Error: clock failed while holding \[REDACTED\]/);
+      assert.match(result.stderr, /this is a bug in the verify command/);
+      assert.ok(!result.stderr.includes(plain));
+      // The caller's redactor knows the secret too, for anything printed after main() returns or throws.
+      assert.equal(redactor.redact(plain), "[REDACTED]");
+    });
+
+    it("reports it as JSON in JSON mode", async () => {
+      const result = await cli({
+        argv: [...EXPLICIT, "--json"],
+        env: { CRM_SECRET: plain },
+        now: crashingClock,
+      });
+      assert.equal(result.code, ExitCode.Other);
+      const report = JSON.parse(result.stdout);
+      assert.equal(report.exitCode, 6);
+      assert.equal(report.error.step, "internal");
+      assert.match(report.error.cause, /clock failed while holding \[REDACTED\]/);
+      assert.ok(!result.stdout.includes(plain));
     });
   });
 
@@ -344,5 +508,63 @@ describe("verify CLI", () => {
       assert.equal(report.target.clientId, CLIENT_ID);
       assert.match(report.target.source, /stack dev, integration crm-sync/);
     });
+  });
+});
+
+describe("the Pulumi CLI runner", function () {
+  // Each case starts a node process.
+  this.timeout(10_000);
+  let dir: string;
+  let script: string;
+
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "verify-pulumi-runner-"));
+    // Stands in for pulumi/run.js: behaviour chosen by the first argument it is given after the CLI's.
+    script = path.join(dir, "fake-pulumi.js");
+    fs.writeFileSync(
+      script,
+      `const args = process.argv.slice(2);
+if (process.env.FAKE_PULUMI === "fail") {
+  process.stderr.write("Downloading the Pulumi CLI...\\nerror: no stack named 'nope' found\\n");
+  process.exit(255);
+} else if (process.env.FAKE_PULUMI === "hang") {
+  setInterval(() => {}, 1000);
+} else {
+  process.stdout.write(JSON.stringify({ args, backend: process.env.PULUMI_BACKEND_URL, cwd: process.cwd() }));
+}
+`,
+    );
+  });
+
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  const env = (extra: Record<string, string>) => ({ PATH: process.env.PATH, ...extra });
+
+  it("runs the CLI's launcher with node (no .cmd shim), non-interactively, on the project's backend", async () => {
+    const run = createPulumiRunner({ script, env: env({}) });
+    const printed = JSON.parse(await run(["stack", "output", "--json", "--stack", "dev"]));
+    assert.deepEqual(printed.args, ["stack", "output", "--json", "--stack", "dev", "--non-interactive"]);
+    const root = path.resolve(__dirname, "..");
+    assert.equal(printed.backend, pathToFileURL(path.join(root, ".pulumi-state")).href);
+    assert.equal(fs.realpathSync(printed.cwd), fs.realpathSync(root));
+  });
+
+  it("keeps a backend named by PULUMI_BACKEND_URL", async () => {
+    const run = createPulumiRunner({ script, env: env({ PULUMI_BACKEND_URL: "azblob://state" }) });
+    assert.equal(JSON.parse(await run(["config", "--json"])).backend, "azblob://state");
+  });
+
+  it("rejects with the CLI's last stderr line when it fails", async () => {
+    const run = createPulumiRunner({ script, env: env({ FAKE_PULUMI: "fail" }) });
+    await assert.rejects(run(["stack", "output"]), { message: "error: no stack named 'nope' found" });
+  });
+
+  it("gives up at its time limit", async () => {
+    const started = Date.now();
+    const run = createPulumiRunner({ script, env: env({ FAKE_PULUMI: "hang" }), timeoutMs: 300 });
+    await assert.rejects(run(["stack", "output"]), {
+      message: "the Pulumi CLI gave no answer within 300 ms",
+    });
+    assert.ok(Date.now() - started < 5000);
   });
 });

@@ -9,6 +9,8 @@
  *   POST /{tenant}/oauth2/v2.0/token          (grant_type=client_credentials, client_secret_post or basic)
  * plus the JWKS the metadata points to. MSAL requires the metadata's issuer to share scheme, host and port
  * with the authority, and @azure/identity requires https, so the emulator serves HTTPS for real use.
+ *
+ * `npm run emulator:tenant` (scripts/tenant-emulator.ts) serves one on its own.
  */
 import { generateKeyPairSync, type KeyObject, randomUUID, sign, timingSafeEqual, verify } from "node:crypto";
 import * as fs from "node:fs";
@@ -46,13 +48,34 @@ export interface TenantEmulatorOptions extends SmartspaceEmulatorOptions {
   readonly flowDelayMs?: number;
 }
 
+export interface EmulatedMessage {
+  readonly id: string;
+  readonly messageThreadId: string;
+  readonly createdAt: string;
+  readonly createdBy: string;
+  /** The prompt input first; the flow's output is added when it finishes. */
+  readonly values: { readonly name: string; readonly type: string; readonly value: unknown }[];
+}
+
 export interface EmulatedThread {
   readonly id: string;
   readonly workspaceId: string;
   readonly name: string;
   readonly createdAt: string;
+  /** The text of the prompt that started the thread. */
+  readonly prompt: string;
   isFlowRunning: boolean;
-  readonly messages: unknown[];
+  /** Newest first, as the API lists them. */
+  readonly messages: EmulatedMessage[];
+}
+
+export interface ThreadSeed {
+  /** Default: now. */
+  readonly createdAt?: Date;
+  /** Default: true (the flow is still working on it). */
+  readonly isFlowRunning?: boolean;
+  /** The `createdBy` of its first message. Default: a random GUID (some other caller). */
+  readonly createdBy?: string;
 }
 
 interface TokenClaims {
@@ -96,6 +119,17 @@ export class TenantEmulator extends SmartspaceEmulator {
     }
     this.addIdentityRoutes();
     this.addChatRoutes();
+  }
+
+  /**
+   * Adds a thread started by someone else with `prompt` (another run of verify, a user in the web app), as
+   * if its message had been posted to the chat API.
+   */
+  addThread(workspaceId: string, prompt: string, seed: ThreadSeed = {}): EmulatedThread {
+    const createdAt = (seed.createdAt ?? new Date()).toISOString();
+    const thread = this.openThread(workspaceId, prompt, seed.createdBy ?? randomUUID(), createdAt);
+    thread.isFlowRunning = seed.isFlowRunning ?? true;
+    return thread;
   }
 
   /** Adds (or replaces) an app registration; its service principal becomes visible to Smartspace at once. */
@@ -263,23 +297,64 @@ export class TenantEmulator extends SmartspaceEmulator {
       .add(
         "GET",
         "/messagethreads/:threadId",
-        ({ params, token }) => {
-          const thread = this.threads.find((t) => t.id === params.threadId);
-          if (!thread) {
-            return {
-              status: 404,
-              body: { error: "NotFound", message: `Thread ${params.threadId} not found.` },
-            };
-          }
-          return (
-            this.checkWorkspaceAccess(thread.workspaceId, token) ?? {
-              status: 200,
-              body: describeThread(thread),
-            }
-          );
-        },
+        ({ params, token }) =>
+          this.withThread(params.threadId, token, (thread) => ({
+            status: 200,
+            body: describeThread(thread),
+          })),
+        chatAuth,
+      )
+      .add(
+        "GET",
+        "/messagethreads/:threadId/messages",
+        ({ params, query, token }) =>
+          this.withThread(params.threadId, token, (thread) => {
+            const take = Math.max(1, Math.min(100, Number(query.get("take") ?? 20) || 20));
+            const skip = Math.max(0, Number(query.get("skip") ?? 0) || 0);
+            return { status: 200, body: { data: thread.messages.slice(skip, skip + take) } };
+          }),
         chatAuth,
       );
+  }
+
+  /** Answers for an existing thread the caller may read: 404 for an unknown one, else the workspace's check. */
+  private withThread(
+    threadId: string,
+    token: string | undefined,
+    answer: (thread: EmulatedThread) => RouteResult,
+  ): RouteResult {
+    const thread = this.threads.find((t) => t.id === threadId);
+    if (!thread) {
+      return { status: 404, body: { error: "NotFound", message: `Thread ${threadId} not found.` } };
+    }
+    return this.checkWorkspaceAccess(thread.workspaceId, token) ?? answer(thread);
+  }
+
+  /** A new thread whose first message holds `prompt`, with its flow running. */
+  private openThread(
+    workspaceId: string,
+    prompt: string,
+    createdBy: string,
+    createdAt: string,
+  ): EmulatedThread {
+    const thread: EmulatedThread = {
+      id: randomUUID(),
+      workspaceId,
+      name: prompt.slice(0, 50),
+      createdAt,
+      prompt,
+      isFlowRunning: true,
+      messages: [],
+    };
+    thread.messages.unshift({
+      id: randomUUID(),
+      messageThreadId: thread.id,
+      createdAt,
+      createdBy,
+      values: [{ name: "prompt", type: "Input", value: [{ text: prompt }] }],
+    });
+    this.threads.push(thread);
+    return thread;
   }
 
   private async postMessage({ body, token }: RouteContext): Promise<RouteResult> {
@@ -301,29 +376,18 @@ export class TenantEmulator extends SmartspaceEmulator {
       return refusal;
     }
     const workspace = this.store.getWorkspace(workspaceId)!;
-    const thread: EmulatedThread = {
-      id: randomUUID(),
-      workspaceId: workspace.id,
-      name: prompt.slice(0, 50),
-      createdAt: new Date().toISOString(),
-      isFlowRunning: true,
-      messages: [],
-    };
-    this.threads.push(thread);
+    // The thread and its message exist from the start, as in Smartspace, where a slow flow outlives the call.
+    const createdBy = (this.claimsOf(token!) as TokenClaims).appid;
+    const thread = this.openThread(workspace.id, prompt, createdBy, new Date().toISOString());
+    const message = thread.messages[0];
     if (this.flowDelayMs > 0) {
       await new Promise((resolve) => setTimeout(resolve, this.flowDelayMs).unref());
     }
-    const message = {
-      id: randomUUID(),
-      messageThreadId: thread.id,
-      createdAt: new Date().toISOString(),
-      createdBy: (this.claimsOf(token!) as TokenClaims).appid,
-      values: [
-        { name: "prompt", type: "Input", value: [{ text: prompt }] },
-        { name: "Response", type: "Output", value: `Hello from ${workspace.name}. You said: ${prompt}` },
-      ],
-    };
-    thread.messages.unshift(message);
+    message.values.push({
+      name: "Response",
+      type: "Output",
+      value: `Hello from ${workspace.name}. You said: ${prompt}`,
+    });
     thread.isFlowRunning = false;
     return { status: 200, body: message };
   }
@@ -523,73 +587,4 @@ function sameText(a: string, b: string): boolean {
   const left = Buffer.from(a);
   const right = Buffer.from(b);
   return left.length === right.length && timingSafeEqual(left, right);
-}
-
-/**
- * Standalone: `npx tsx tests/support/tenantEmulator.ts` serves an emulated tenant with one workspace and one
- * integration already granted access, writes an env file for the verify command, and logs each request.
- */
-async function runStandalone(): Promise<void> {
-  const tls = await createEmulatorTls();
-  const workspaceId = "3f1c2b7a-9d4e-4b8a-a1c3-5e6f7a8b9c0d";
-  const integration: RegisteredClient = {
-    clientId: randomUUID(),
-    clientSecret: `emu8Q~${randomUUID().replace(/-/g, "")}`.slice(0, 40),
-    servicePrincipalObjectId: randomUUID(),
-    roles: ["Integrations"],
-  };
-  const emulator = await TenantEmulator.start({
-    tls,
-    workspaces: [{ id: workspaceId, name: "Sales" }],
-    clients: [integration],
-    onRequest: (r) => console.log(`${r.method} ${r.path} -> ${r.status}${r.fault ? ` (${r.fault})` : ""}`),
-  });
-  emulator.store.putAccess(workspaceId, {
-    principalId: integration.servicePrincipalObjectId,
-    principalType: "ServicePrincipal",
-    displayName: "smartspace-demo",
-  });
-  // Secrets go to a file readable only by the user, not to the console.
-  const envFile = path.join(path.dirname(tls.caFile), "emulator.env");
-  fs.writeFileSync(
-    envFile,
-    [
-      `export NODE_EXTRA_CA_CERTS='${tls.caFile}'`,
-      `export AZURE_AUTHORITY_HOST='${emulator.authorityHost}'`,
-      `export SMARTSPACE_CLIENT_SECRET='${integration.clientSecret}'`,
-      `export SMARTSPACE_ADMIN_TOKEN='${emulator.token}'`,
-      "",
-    ].join("\n"),
-    { mode: 0o600 },
-  );
-  console.log(
-    [
-      `Emulated Entra ID + Smartspace on ${emulator.url}`,
-      `  tenant ${emulator.tenantId}, Smartspace app ${emulator.smartspaceAppClientId}`,
-      `  workspace ${workspaceId} (Sales), granted to service principal ${integration.servicePrincipalObjectId}`,
-      "",
-      "In another shell:",
-      `  . ${envFile}`,
-      `  npm run verify -- --tenant-id ${emulator.tenantId} --client-id ${integration.clientId} \\`,
-      `    --client-secret-env SMARTSPACE_CLIENT_SECRET --smartspace-app-client-id ${emulator.smartspaceAppClientId} \\`,
-      `    --chat-api-url ${emulator.url} --workspace ${workspaceId}`,
-      "",
-      "Ctrl-C stops the emulator.",
-    ].join("\n"),
-  );
-  const stop = () => {
-    void emulator.close().finally(() => {
-      tls.cleanup();
-      process.exit(0);
-    });
-  };
-  process.once("SIGINT", stop);
-  process.once("SIGTERM", stop);
-}
-
-if (require.main === module) {
-  runStandalone().catch((error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  });
 }
