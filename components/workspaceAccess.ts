@@ -2,42 +2,93 @@
  * WorkspaceAccess: one Smartspace workspace grant for one principal, as a Pulumi dynamic resource, so that
  * `pulumi up` grants, `pulumi destroy` revokes and `pulumi refresh` notices a grant removed by hand.
  *
- * How the provider survives serialization. Pulumi stores the provider in every WorkspaceAccess's state as
- * JavaScript text produced by `pulumi.runtime.serializeFunction`, and runs it in a separate host process
- * (`pulumi-resource-pulumi-nodejs`: plain `node`, cwd = the project directory, no ts-node). The serializer
- * walks the provider's methods and captures what they reference:
- * - functions and classes from local modules (here `../lib/adminApi` and, through it, `../lib/http`) are
- *   copied *by value* into the text. That is the only way project code can run in the host: a
- *   `require("../lib/adminApi")` written inside a method would be resolved there against the host's cwd
- *   (the serialized text is compiled by require-from-string with no file name), and would find a `.ts`
- *   file the host cannot load anyway;
- * - packages from node_modules are referenced by name and loaded in the host from the project's
- *   node_modules. `@azure/identity` is required inside the token resolver at call time, which keeps it out
- *   of the text and off the start-up path of `pulumi preview`.
- * So the provider and everything it reaches hold no state: no client, token or configuration is captured.
- * Each operation builds its client from the resource's inputs, the token is resolved at call time
- * (SMARTSPACE_ADMIN_TOKEN or DefaultAzureCredential, cached on `globalThis`, which is never serialized),
- * and timings come from the environment. Credentials are never inputs or outputs. The provider must not
- * touch `@pulumi/pulumi` (a deployment-only module the serializer would have to inline).
+ * How the provider runs. Pulumi turns the provider into JavaScript text with
+ * `pulumi.runtime.serializeFunction`, stores that text as `__provider` in the inputs *and* the outputs of
+ * every WorkspaceAccess, and runs it in a separate host process (`@pulumi/pulumi/cmd/dynamic-provider`:
+ * plain `node`, cwd = the project directory, no TypeScript loader; the text is compiled with
+ * require-from-string, without a file name). The serializer copies whatever the provider's methods
+ * reference in project modules *by value*. When that included the admin-API client (lib/adminApi.ts and
+ * lib/http.ts), the text was about 45 KB, twice per grant: some 45 MB of state for 100 integrations x 5
+ * workspaces, which the local backend rewrites after every step. So the text now holds only this file's
+ * own code (input checks, diff, the CRUD glue: under 10 KB), and the client is loaded when an operation
+ * first needs it:
+ * - `clientFor` loads lib/adminApi.ts (and, through its imports, lib/http.ts) with tsx's CommonJS API
+ *   and caches the module on `globalThis`, which is never serialized. The serializer never captures
+ *   `require`, so a `require` written in the function stays a `require` in the text: `tsx/cjs/api` (a
+ *   dependency) is then found in the project's node_modules like any package. The file's path is built
+ *   from `process.cwd()`: a relative `require` would resolve against the cwd anyway, and `__dirname` would
+ *   be frozen into state as the serializing machine's path.
+ * - this file imports nothing but types from lib/adminApi.ts (`import type`, erased by the compiler), and
+ *   keeps its own copies of the few constants `check` needs, so no code of the client can be captured.
+ * Consequences: an operation always runs the client code now on disk, also when deleting or refreshing a
+ * grant whose state an older version wrote. So lib/adminApi.ts must stay where it is and keep
+ * `new AdminApiClient({ adminApiUrl, tokenScope })` and its `getWorkspace`, `getAccess`, `grantAccess` and
+ * `revokeAccess` compatible; and the host must run in the project directory, as it does when pulumi runs
+ * this project (elsewhere, an operation fails and says so; `check` and `diff` need no client).
+ *
+ * The provider holds no state: no client, token or configuration is captured. Each operation builds its
+ * client from the resource's inputs, the token is resolved at call time (SMARTSPACE_ADMIN_TOKEN or
+ * DefaultAzureCredential, cached on `globalThis`), and timings come from the environment. Credentials are
+ * never inputs or outputs. The provider must not touch `@pulumi/pulumi` (a deployment-only module the
+ * serializer would have to inline).
+ *
+ * Provider version. The host does not diff provider code, so each grant carries `providerVersion`: a hash
+ * of the source of every file the provider runs ({@link WORKSPACE_ACCESS_PROVIDER_SOURCES}), computed once
+ * when the program loads. Any change to that code shows in `pulumi preview` as an update of each grant,
+ * and the update re-applies the grant (an idempotent PUT) with the new code. A hand-bumped constant relied
+ * on someone remembering, and since the client is no longer in the serialized text, a forgotten bump would
+ * have hidden a client change from preview entirely. The price: an edit that changes no behaviour (a
+ * comment) also updates every grant, harmlessly. Line endings are normalized first, so a Windows checkout
+ * hashes like a Linux one.
  *
  * One provider instance is shared by all WorkspaceAccess resources: the SDK caches the serialized text per
  * instance, so a stack with hundreds of grants serializes the provider once.
  */
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
+
 import * as pulumi from "@pulumi/pulumi";
 
-import { AdminApiClient, PRINCIPAL_TYPES } from "../lib/adminApi";
-import type { AccessEntry, PrincipalType } from "../lib/adminApi";
+import type * as AdminApiModule from "../lib/adminApi";
+import type { AccessEntry, AdminApiClient, PrincipalType } from "../lib/adminApi";
 
 // Constants are exported in a list, not with `export const`: TypeScript compiles in-module uses of an
 // `export const` to `exports.NAME`, which the Pulumi closure serializer leaves unresolved, so serialized
 // code (the WorkspaceAccess provider) would read undefined. A listed local const stays a local reference.
-export { WORKSPACE_ACCESS_PROVIDER_VERSION };
+export { WORKSPACE_ACCESS_PROVIDER_VERSION, WORKSPACE_ACCESS_PROVIDER_SOURCES };
+
+/** The admin-API client the provider loads at run time, relative to the project directory. */
+const ADMIN_API_SOURCE = "lib/adminApi.ts";
 
 /**
- * Bump whenever the provider's behaviour changes: the new value shows as an update in `pulumi preview`, and
- * the update re-applies the grant with the new code (the dynamic-provider host does not diff provider code).
+ * Every project file whose code the provider runs, relative to the project directory: this file (in the
+ * serialized text) and the admin-API client with its local imports (loaded at run time). A test keeps the
+ * list complete.
  */
-const WORKSPACE_ACCESS_PROVIDER_VERSION = "1";
+const WORKSPACE_ACCESS_PROVIDER_SOURCES: readonly string[] = [
+  "components/workspaceAccess.ts",
+  ADMIN_API_SOURCE,
+  "lib/http.ts",
+];
+
+/**
+ * A short sha256 of the {@link WORKSPACE_ACCESS_PROVIDER_SOURCES} under `projectRoot` (see "Provider
+ * version" above), insensitive to line endings and a byte-order mark.
+ */
+export function providerSourceVersion(projectRoot: string): string {
+  const hash = createHash("sha256");
+  for (const source of WORKSPACE_ACCESS_PROVIDER_SOURCES) {
+    const text = readFileSync(path.join(projectRoot, ...source.split("/")), "utf8")
+      .replace(/^\uFEFF/, "")
+      .replace(/\r\n/g, "\n");
+    hash.update(`${source}\0${text}\0`);
+  }
+  return hash.digest("hex").slice(0, 16);
+}
+
+/** Changes whenever the provider's code does, so that `pulumi preview` shows it as an update of each grant. */
+const WORKSPACE_ACCESS_PROVIDER_VERSION = providerSourceVersion(path.join(__dirname, ".."));
 
 export interface WorkspaceAccessArgs {
   /**
@@ -78,65 +129,73 @@ const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const SCOPE = /^(api:\/\/|https:\/\/)\S+\/\.default$/;
 const MAX_DISPLAY_NAME = 256;
+/**
+ * Every PrincipalType, as a record so that the compiler rejects a list that misses or invents one. A copy
+ * of lib/adminApi.ts's list, so that this file imports only types from there (see the module comment).
+ */
+const PRINCIPAL_TYPE_NAMES: Record<PrincipalType, true> = { ServicePrincipal: true, User: true, Group: true };
+const PRINCIPAL_TYPES = Object.keys(PRINCIPAL_TYPE_NAMES) as PrincipalType[];
 
 /** Changing these addresses a different grant (or a different Smartspace), so the grant is replaced. */
 const REPLACE_ON = ["adminApiUrl", "workspaceId", "principalId"] as const;
-/** Changing these re-applies the same grant. */
+/** Changing these re-applies the same grant. With REPLACE_ON, every input, in `check`'s reporting order. */
 const UPDATE_ON = ["principalType", "displayName", "tokenScope", "providerVersion"] as const;
 
-type Problem = string | undefined;
-
-function checkUrl(value: unknown): Problem {
-  const expected = "use an absolute https:// URL (http:// only for 127.0.0.1 or localhost)";
-  if (typeof value !== "string") {
-    return `${expected}, got ${String(value)}`;
+/**
+ * What is wrong with one input, or undefined. One function with a case per input rather than a function
+ * per input: the serializer wraps every function it captures in some 200 bytes of scaffolding, and the
+ * serialized text is stored twice per grant.
+ */
+function problemWith(name: string, value: unknown): string | undefined {
+  const shown = JSON.stringify(value);
+  switch (name) {
+    case "adminApiUrl": {
+      const expected = "use an absolute https:// URL (http:// only for 127.0.0.1 or localhost)";
+      if (typeof value !== "string") {
+        return `${expected}, got ${String(value)}`;
+      }
+      let url: URL;
+      try {
+        url = new URL(value);
+      } catch {
+        return `${expected}, got ${shown}`;
+      }
+      const loopback = ["127.0.0.1", "localhost", "[::1]"].includes(url.hostname);
+      if (url.protocol !== "https:" && !(url.protocol === "http:" && loopback)) {
+        return `${expected}, got ${shown}`;
+      }
+      if (url.username !== "" || url.password !== "") {
+        return "must not contain credentials; the token is resolved at deployment time";
+      }
+      if (url.search !== "" || url.hash !== "") {
+        return `must not have a query or fragment, got ${shown}`;
+      }
+      return undefined;
+    }
+    case "workspaceId":
+    case "principalId": {
+      const what = name === "workspaceId" ? "a Smartspace workspace ID" : "the service principal's object ID";
+      return typeof value === "string" && GUID.test(value)
+        ? undefined
+        : `must be ${what} (a GUID such as 00000000-0000-0000-0000-000000000000), got ${shown}`;
+    }
+    case "principalType":
+      return PRINCIPAL_TYPES.includes(value as PrincipalType)
+        ? undefined
+        : `must be one of ${PRINCIPAL_TYPES.join(", ")}, got ${shown}`;
+    case "displayName":
+      return typeof value === "string" && value.trim() !== "" && value.length <= MAX_DISPLAY_NAME
+        ? undefined
+        : `must be a non-empty string of at most ${MAX_DISPLAY_NAME} characters, got ${shown}`;
+    case "tokenScope":
+      return typeof value === "string" && SCOPE.test(value)
+        ? undefined
+        : `must be an OAuth scope ending in /.default, such as api://<Smartspace app client id>/.default, got ${shown}`;
+    case "providerVersion":
+      return typeof value === "string" && value !== "" ? undefined : "must be a non-empty string";
+    default:
+      return undefined;
   }
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    return `${expected}, got ${JSON.stringify(value)}`;
-  }
-  const loopback = ["127.0.0.1", "localhost", "[::1]"].includes(url.hostname);
-  if (url.protocol !== "https:" && !(url.protocol === "http:" && loopback)) {
-    return `${expected}, got ${JSON.stringify(value)}`;
-  }
-  if (url.username !== "" || url.password !== "") {
-    return "must not contain credentials; the token is resolved at deployment time";
-  }
-  if (url.search !== "" || url.hash !== "") {
-    return `must not have a query or fragment, got ${JSON.stringify(value)}`;
-  }
-  return undefined;
-}
-
-function checkGuid(what: string): (value: unknown) => Problem {
-  return (value) =>
-    typeof value === "string" && GUID.test(value)
-      ? undefined
-      : `must be ${what} (a GUID such as 00000000-0000-0000-0000-000000000000), got ${JSON.stringify(value)}`;
-}
-
-function checkPrincipalType(value: unknown): Problem {
-  return PRINCIPAL_TYPES.includes(value as PrincipalType)
-    ? undefined
-    : `must be one of ${PRINCIPAL_TYPES.join(", ")}, got ${JSON.stringify(value)}`;
-}
-
-function checkDisplayName(value: unknown): Problem {
-  return typeof value === "string" && value.trim() !== "" && value.length <= MAX_DISPLAY_NAME
-    ? undefined
-    : `must be a non-empty string of at most ${MAX_DISPLAY_NAME} characters, got ${JSON.stringify(value)}`;
-}
-
-function checkScope(value: unknown): Problem {
-  return typeof value === "string" && SCOPE.test(value)
-    ? undefined
-    : `must be an OAuth scope ending in /.default, such as api://<Smartspace app client id>/.default, got ${JSON.stringify(value)}`;
-}
-
-function checkVersion(value: unknown): Problem {
-  return typeof value === "string" && value !== "" ? undefined : "must be a non-empty string";
 }
 
 /** The canonical form of each input, so that case or a trailing slash never causes a replacement. */
@@ -157,13 +216,36 @@ function normalize(name: string, value: unknown): unknown {
   }
 }
 
-function grantId(workspaceId: string, principalId: string): string {
-  return `${workspaceId}/${principalId}`;
-}
+/** Property of `globalThis` holding the loaded admin-API module: outside any module, so never serialized. */
+const GLOBAL_ADMIN_API_KEY = "__smartspaceAdminApiModule";
 
+/**
+ * A client for the grant's admin API. The first call in a process loads lib/adminApi.ts from the project
+ * directory (the provider host's cwd) with tsx, as the module comment explains. Even node:path and node:fs
+ * are required in the body rather than imported, so that the text requires exactly what it shows. No
+ * comments in the body: ts-node (the tests' loader) keeps them in the serialized text.
+ */
+/* eslint-disable @typescript-eslint/no-require-imports */
 function clientFor(props: { adminApiUrl: string; tokenScope: string }): AdminApiClient {
-  return new AdminApiClient({ adminApiUrl: props.adminApiUrl, tokenScope: props.tokenScope });
+  const holder = globalThis as unknown as Record<string, typeof AdminApiModule | undefined>;
+  let api = holder[GLOBAL_ADMIN_API_KEY];
+  if (!api) {
+    const { join } = require("node:path") as typeof import("node:path");
+    const { existsSync } = require("node:fs") as typeof import("node:fs");
+    const file = join(process.cwd(), ...ADMIN_API_SOURCE.split("/"));
+    if (!existsSync(file)) {
+      throw new Error(
+        `WorkspaceAccess cannot find ${file}: its provider loads ${ADMIN_API_SOURCE} from the Pulumi ` +
+          `project directory, so run pulumi from the project directory`,
+      );
+    }
+    const tsx = require("tsx/cjs/api") as { require(id: string, fromFile: string): unknown };
+    api = tsx.require(file, file) as typeof AdminApiModule;
+    holder[GLOBAL_ADMIN_API_KEY] = api;
+  }
+  return new api.AdminApiClient({ adminApiUrl: props.adminApiUrl, tokenScope: props.tokenScope });
 }
+/* eslint-enable @typescript-eslint/no-require-imports */
 
 function outputsOf(
   inputs: WorkspaceAccessInputs,
@@ -198,20 +280,11 @@ export class WorkspaceAccessProvider implements pulumi.dynamic.ResourceProvider<
     const raw = { ...news } as Record<string, unknown>;
     raw.principalType ??= "ServicePrincipal";
     raw.providerVersion ??= WORKSPACE_ACCESS_PROVIDER_VERSION;
-    const rules: [string, (value: unknown) => Problem][] = [
-      ["adminApiUrl", checkUrl],
-      ["workspaceId", checkGuid("a Smartspace workspace ID")],
-      ["principalId", checkGuid("the service principal's object ID")],
-      ["principalType", checkPrincipalType],
-      ["displayName", checkDisplayName],
-      ["tokenScope", checkScope],
-      ["providerVersion", checkVersion],
-    ];
     const failures: pulumi.dynamic.CheckFailure[] = [];
     const inputs: Record<string, unknown> = {};
-    for (const [name, rule] of rules) {
+    for (const name of [...REPLACE_ON, ...UPDATE_ON]) {
       const value = raw[name];
-      const problem = value === UNKNOWN ? undefined : rule(value);
+      const problem = value === UNKNOWN ? undefined : problemWith(name, value);
       if (problem) {
         failures.push({ property: name, reason: `${name} ${problem}` });
       }
@@ -224,19 +297,22 @@ export class WorkspaceAccessProvider implements pulumi.dynamic.ResourceProvider<
    * Workspace, principal or API URL changes replace the grant; anything else updates it in place.
    * Replacement deletes first: when old and new address the same physical grant (the same Smartspace
    * under a new URL, say), create-then-delete would revoke the grant it had just made.
+   * (The comparison is inlined twice rather than named: tsx wraps a named arrow function in a `__name`
+   * call, which the serializer would capture as one more function.)
    */
   async diff(
     _id: string,
     olds: WorkspaceAccessOutputs,
     news: WorkspaceAccessInputs,
   ): Promise<pulumi.dynamic.DiffResult> {
-    const differs = (name: string) => {
-      const before = normalize(name, (olds as unknown as Record<string, unknown>)[name]);
-      const after = normalize(name, (news as unknown as Record<string, unknown>)[name]);
-      return before !== after;
-    };
-    const replaces = REPLACE_ON.filter(differs);
-    const updates = UPDATE_ON.filter(differs);
+    const before = olds as unknown as Record<string, unknown>;
+    const after = news as unknown as Record<string, unknown>;
+    const replaces = REPLACE_ON.filter(
+      (name) => normalize(name, before[name]) !== normalize(name, after[name]),
+    );
+    const updates = UPDATE_ON.filter(
+      (name) => normalize(name, before[name]) !== normalize(name, after[name]),
+    );
     return {
       changes: replaces.length > 0 || updates.length > 0,
       replaces,
@@ -253,7 +329,7 @@ export class WorkspaceAccessProvider implements pulumi.dynamic.ResourceProvider<
       displayName: inputs.displayName,
     });
     return {
-      id: grantId(inputs.workspaceId, inputs.principalId),
+      id: `${inputs.workspaceId}/${inputs.principalId}`,
       outs: outputsOf(inputs, entry, workspace.name),
     };
   }

@@ -6,18 +6,23 @@
  * DefaultAzureCredential for the Smartspace app's `/.default` scope, cached per scope until shortly before
  * it expires.
  *
- * This module runs inside the WorkspaceAccess dynamic provider, which Pulumi serializes by value (see
- * components/workspaceAccess.ts). Hence: no package imported at module level (`@azure/identity` is
- * required when first needed, which also keeps `pulumi preview` start-up fast), no module-level mutable
- * state (the process-wide token cache hangs off `globalThis`, so it is never serialized into state), and
- * configuration read from the environment at call time.
+ * The WorkspaceAccess dynamic provider loads this file (and ./http) from the project directory at run time,
+ * in Pulumi's provider host (see components/workspaceAccess.ts); it is not serialized into state. Hence:
+ * - it is part of the provider's contract: grants whose state an older version wrote call this file's
+ *   current code, so it stays at lib/adminApi.ts, and `new AdminApiClient({ adminApiUrl, tokenScope })`
+ *   with `getWorkspace`, `getAccess`, `grantAccess` and `revokeAccess` stay compatible. Any edit here
+ *   changes the provider version, so `pulumi preview` shows it as an update of every grant;
+ * - configuration is read from the environment at call time (the provider captures none), and the
+ *   process-wide token cache hangs off `globalThis`, shared by every copy of this module in a process (tests
+ *   load it through ts-node and, via the provider, through tsx);
+ * - `@azure/identity` is required when first needed: it is slow to load, and unneeded when
+ *   SMARTSPACE_ADMIN_TOKEN is set.
  */
 import { HTTP_DEFAULTS, HttpClient, HttpError, backoffDelay } from "./http";
 import type { HttpClientOptions, RetryEvent } from "./http";
 
-// Constants are exported in a list, not with `export const`: TypeScript compiles in-module uses of an
-// `export const` to `exports.NAME`, which the Pulumi closure serializer leaves unresolved, so serialized
-// code (the WorkspaceAccess provider) would read undefined. A listed local const stays a local reference.
+// Constants are exported in a list, not with `export const`: this module used to be serialized by value,
+// and the Pulumi closure serializer leaves the `exports.NAME` references of an `export const` unresolved.
 export {
   PRINCIPAL_TYPES,
   ADMIN_TOKEN_ENV,
@@ -140,8 +145,7 @@ export function createTokenResolver(options: TokenResolverOptions = {}): (scope:
     }
     if (!credential) {
       // Loaded on first use: @azure/identity takes a noticeable time to load and is not needed when a
-      // token comes from the environment. A call-time require also keeps the package out of the
-      // serialized dynamic provider; the provider host resolves it from the project's node_modules.
+      // token comes from the environment. The provider host resolves it from the project's node_modules.
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const identity = require("@azure/identity") as typeof import("@azure/identity");
       credential = new identity.DefaultAzureCredential();

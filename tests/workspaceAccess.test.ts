@@ -1,17 +1,21 @@
 import assert from "node:assert/strict";
 import { ChildProcess, execFileSync, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
+import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { inspect } from "node:util";
 
 import * as pulumi from "@pulumi/pulumi";
 
 import {
+  WORKSPACE_ACCESS_PROVIDER_SOURCES,
   WORKSPACE_ACCESS_PROVIDER_VERSION,
   WorkspaceAccess,
   WorkspaceAccessInputs,
   WorkspaceAccessOutputs,
   WorkspaceAccessProvider,
+  providerSourceVersion,
 } from "../components/workspaceAccess";
 import {
   ADMIN_TIME_SCALE_ENV,
@@ -27,6 +31,13 @@ const SCOPE = "api://11111111-2222-3333-4444-555555555555/.default";
 const UNKNOWN = pulumi.runtime.unknownValue as string;
 /** Scales the provider's default timings: 30 s timeout -> 300 ms, 2 min replication window -> 1.2 s. */
 const TIME_SCALE = "0.01";
+/**
+ * Size budgets for the serialized provider, which the engine stores twice per grant. With the admin-API
+ * client copied in by value it was about 45 KB. tsx (the program's loader, from Pulumi.yaml) emits compact
+ * code; ts-node (mocha's loader, never used by a deployment) indents by four spaces, hence more room.
+ */
+const PROVIDER_BUDGET_TSX = 10_000;
+const PROVIDER_BUDGET_TS_NODE = 12_500;
 
 function inputs(overrides: Partial<WorkspaceAccessInputs> = {}): WorkspaceAccessInputs {
   return {
@@ -411,17 +422,13 @@ describe("WorkspaceAccess resource and provider serialization", () => {
     assert.ok(!JSON.stringify(rest).includes(TOKEN));
   });
 
-  it("serializes the provider without any token, client or unresolved module reference", () => {
-    assert.match(serializedProvider, /^exports\.handler = /);
+  it("serializes a small provider without any token, client or unresolved module reference", () => {
+    assertLeanProvider(serializedProvider, PROVIDER_BUDGET_TS_NODE);
     assert.ok(
       !serializedProvider.includes(TOKEN),
       "the environment token leaked into the serialized provider",
     );
     assert.ok(!serializedProvider.includes(CACHED), "a cached token leaked into the serialized provider");
-    // In-module `exports.X` references would read undefined in the provider host.
-    assert.deepEqual(serializedProvider.match(/\bexports\.\w+/g), ["exports.handler"]);
-    // Only @azure/identity is loaded by name (lazily, from the project's node_modules).
-    assert.deepEqual(serializedProvider.match(/require\("[^"]+"\)/g), ['require("@azure/identity")']);
   });
 
   it("the serialized provider works in Pulumi's real dynamic-provider host process", async function () {
@@ -439,9 +446,111 @@ describe("WorkspaceAccess resource and provider serialization", () => {
       { cwd: PROJECT_ROOT, encoding: "utf8", env: { ...process.env, [ADMIN_TOKEN_ENV]: TOKEN } },
     );
     const text = JSON.parse(serialized) as string;
+    assertLeanProvider(text, PROVIDER_BUDGET_TSX);
     assert.ok(!text.includes(TOKEN));
-    assert.deepEqual(text.match(/\bexports\.\w+/g), ["exports.handler"]);
     await exerciseInProviderHost(text);
+  });
+
+  it("a host outside the project directory fails with an explanation, and still checks inputs", async function () {
+    this.timeout(20_000);
+    // The real path: the host reports process.cwd(), which resolves symlinks (macOS's /var, say).
+    const elsewhere = realpathSync(mkdtempSync(path.join(tmpdir(), "workspace-access-cwd-")));
+    const host = await startProviderHost({ [ADMIN_TOKEN_ENV]: TOKEN }, elsewhere);
+    try {
+      const props = { ...inputs(), __provider: serializedProvider };
+      const checked = await host.call("check", (r) => {
+        r.setUrn(
+          "urn:pulumi:test::smartspace-integration::pulumi-nodejs:dynamic/smartspace:WorkspaceAccess::g",
+        );
+        r.setOlds(host.struct({}));
+        r.setNews(host.struct(props));
+      });
+      assert.equal(checked.getFailuresList().length, 0);
+      const failure = await rejection(host.call("create", (r) => r.setProperties(host.struct(props))));
+      assert.match(
+        failure.message,
+        new RegExp(`cannot find .*adminApi\\.ts.*run pulumi from the project directory`),
+      );
+      assert.ok(failure.message.includes(path.join(elsewhere, "lib", "adminApi.ts")));
+    } finally {
+      await host.stop();
+      rmSync(elsewhere, { recursive: true, force: true });
+    }
+  });
+});
+
+/**
+ * What every serialization of the provider must be: within its size budget, carrying none of the admin-API
+ * client (which the host loads from the project at run time), requiring only what the host can resolve by
+ * name, and free of anything specific to the machine that serialized it.
+ */
+function assertLeanProvider(text: string, budget: number): void {
+  assert.match(text, /^exports\.handler = /);
+  assert.ok(text.length < budget, `the serialized provider is ${text.length} characters, over ${budget}`);
+  // In-module `exports.X` references would read undefined in the provider host.
+  assert.deepEqual(text.match(/\bexports\.\w+/g), ["exports.handler"]);
+  assert.deepEqual([...new Set(text.match(/(?<![\w.])require\([^)]*\)/g))].sort(), [
+    'require("node:fs")',
+    'require("node:path")',
+    'require("tsx/cjs/api")',
+  ]);
+  for (const marker of ["HttpClient", "backoffDelay", "PrincipalNotFound", "DefaultAzureCredential"]) {
+    assert.ok(!text.includes(marker), `${marker} is in the text: the admin-API client was captured by value`);
+  }
+  assert.ok(!text.includes(PROJECT_ROOT), "the serialized provider holds this machine's project path");
+  assert.ok(text.includes(`"${WORKSPACE_ACCESS_PROVIDER_VERSION}"`), "check stamps the provider version");
+}
+
+describe("WorkspaceAccess provider version", () => {
+  let copy: string;
+
+  /** Copies the provider's sources into a fresh project directory, transformed by `edit`. */
+  function copySources(edit: (source: string, text: string) => string = (_source, text) => text): string {
+    const root = mkdtempSync(path.join(copy, "project-"));
+    for (const source of WORKSPACE_ACCESS_PROVIDER_SOURCES) {
+      const target = path.join(root, ...source.split("/"));
+      mkdirSync(path.dirname(target), { recursive: true });
+      writeFileSync(target, edit(source, readFileSync(path.join(PROJECT_ROOT, source), "utf8")));
+    }
+    return root;
+  }
+
+  before(() => (copy = mkdtempSync(path.join(tmpdir(), "workspace-access-version-"))));
+  after(() => rmSync(copy, { recursive: true, force: true }));
+
+  it("is a short hash of the provider's sources, the same for an identical or CRLF checkout", () => {
+    assert.match(WORKSPACE_ACCESS_PROVIDER_VERSION, /^[0-9a-f]{16}$/);
+    assert.equal(providerSourceVersion(PROJECT_ROOT), WORKSPACE_ACCESS_PROVIDER_VERSION);
+    assert.equal(providerSourceVersion(copySources()), WORKSPACE_ACCESS_PROVIDER_VERSION);
+    const windows = copySources((_source, text) => "\uFEFF" + text.replace(/\n/g, "\r\n"));
+    assert.equal(providerSourceVersion(windows), WORKSPACE_ACCESS_PROVIDER_VERSION);
+  });
+
+  it("changes when any file the provider runs changes, so preview shows the change", () => {
+    const seen = new Set([WORKSPACE_ACCESS_PROVIDER_VERSION]);
+    for (const changed of WORKSPACE_ACCESS_PROVIDER_SOURCES) {
+      const root = copySources((source, text) => (source === changed ? `${text}\n// changed\n` : text));
+      const version = providerSourceVersion(root);
+      assert.ok(!seen.has(version), `a change to ${changed} left the version at ${version}`);
+      seen.add(version);
+    }
+  });
+
+  it("covers every project module the provider runs: the admin-API client and its local imports", () => {
+    assert.ok(WORKSPACE_ACCESS_PROVIDER_SOURCES.includes("lib/adminApi.ts"));
+    for (const source of WORKSPACE_ACCESS_PROVIDER_SOURCES) {
+      const text = readFileSync(path.join(PROJECT_ROOT, source), "utf8");
+      // Value imports and re-exports of local modules (`import type` is erased, so it runs nothing).
+      const local = /^\s*(?:import|export)\s+(?!type\b)(?:[^;]*?\sfrom\s*)?"(\.{1,2}\/[^"]+)"/gm;
+      for (const [, specifier] of text.matchAll(local)) {
+        const resolved = path.posix.join(path.posix.dirname(source), specifier);
+        const file = resolved.endsWith(".ts") ? resolved : `${resolved}.ts`;
+        assert.ok(
+          WORKSPACE_ACCESS_PROVIDER_SOURCES.includes(file),
+          `${source} imports ${specifier}: add ${file} to WORKSPACE_ACCESS_PROVIDER_SOURCES`,
+        );
+      }
+    }
   });
 });
 
@@ -529,7 +638,7 @@ interface ProviderHost {
  * Starts `@pulumi/pulumi/cmd/dynamic-provider` the way the engine does (plain node, cwd = the project, no
  * ts-node) and talks gRPC to it, so the test exercises the same deserialization the real host performs.
  */
-async function startProviderHost(env: Record<string, string>): Promise<ProviderHost> {
+async function startProviderHost(env: Record<string, string>, cwd = PROJECT_ROOT): Promise<ProviderHost> {
   const pulumiRoot = path.dirname(require.resolve("@pulumi/pulumi/package.json"));
   // The host's own gRPC and protobuf modules, resolved from @pulumi/pulumi (they are its dependencies,
   // not this project's), loaded at run time because they ship no type declarations we rely on.
@@ -543,7 +652,7 @@ async function startProviderHost(env: Record<string, string>): Promise<ProviderH
   const child: ChildProcess = spawn(
     process.execPath,
     [path.join(pulumiRoot, "cmd", "dynamic-provider", "index.js"), "127.0.0.1:1"],
-    { cwd: PROJECT_ROOT, env: { PATH: process.env.PATH ?? "", ...env }, stdio: ["ignore", "pipe", "pipe"] },
+    { cwd, env: { PATH: process.env.PATH ?? "", ...env }, stdio: ["ignore", "pipe", "pipe"] },
   );
   let output = "";
   child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()));
