@@ -3,15 +3,11 @@
  * Smartspace chat API): bearer authentication, a per-attempt timeout, an overall deadline, bounded retries
  * with exponential backoff and jitter, `Retry-After`, typed errors, and redaction of the bearer token.
  *
- * Everything here is also used from inside the WorkspaceAccess dynamic provider, which Pulumi serializes
- * by value into the stack state and runs in a separate process. So this module must stay self-contained:
- * no imports, no module-level mutable state, no Map/Set constants, no class private fields, and every clock,
- * sleep and random source injectable.
+ * The WorkspaceAccess dynamic provider loads this module at run time in Pulumi's provider host (through
+ * lib/adminApi.ts; see components/workspaceAccess.ts), so any edit here changes that provider's version and
+ * shows as an update of every grant in `pulumi preview`. Every clock, sleep and random source is injectable.
  */
 
-// Constants are exported in a list, not with `export const`: TypeScript compiles in-module uses of an
-// `export const` to `exports.NAME`, which the Pulumi closure serializer leaves unresolved, so serialized
-// code (the WorkspaceAccess provider) would read undefined. A listed local const stays a local reference.
 export { IDEMPOTENT_METHODS, HTTP_DEFAULTS, BODY_EXCERPT_LENGTH };
 
 export type HttpMethod = "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE";
@@ -151,12 +147,7 @@ export class HttpError extends Error {
     };
     const message = describeHttpError(fields);
     super(message);
-    // Pulumi's closure serializer rewrites `super(message)` as `Error.call(this, message)`, which leaves
-    // the instance without a message or stack; set both explicitly so that errors raised inside the
-    // serialized WorkspaceAccess provider read the same as everywhere else.
     this.name = "HttpError";
-    this.message = message;
-    Error.captureStackTrace?.(this, HttpError);
     this.kind = fields.kind;
     this.method = fields.method;
     this.url = fields.url;
