@@ -125,12 +125,9 @@ function show(value: unknown): string {
   return text.length > 120 ? `${text.slice(0, 117)}...` : text;
 }
 
-function nonEmptyList(value: unknown): unknown[] {
+/** A list input as a list; absent or malformed inputs count as empty. */
+function asList(value: unknown): unknown[] {
   return Array.isArray(value) ? value : [];
-}
-
-export function matchesType(pattern: RegExp, type: string): boolean {
-  return pattern.test(type);
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -195,7 +192,7 @@ function formatDays(days: number): string {
  */
 export function checkIntegrationApplication(props: Props): string[] {
   const problems: string[] = [];
-  const access = nonEmptyList(props.requiredResourceAccesses);
+  const access = asList(props.requiredResourceAccesses);
   if (access.length > 0) {
     const apis = access.map((entry) => String(record(entry).resourceAppId ?? "?")).join(", ");
     problems.push(
@@ -207,7 +204,7 @@ export function checkIntegrationApplication(props: Props): string[] {
     ["singlePageApplication", "single-page application"],
     ["publicClient", "public client"],
   ] as const) {
-    const uris = nonEmptyList(record(props[block]).redirectUris);
+    const uris = asList(record(props[block]).redirectUris);
     if (uris.length > 0) {
       problems.push(
         `has ${label} redirect URIs ${show(uris)}; integration applications sign in no users, so remove them`,
@@ -236,7 +233,7 @@ export function checkKeyVault(props: Props): string[] {
       `properties.enableRbacAuthorization is ${show(properties.enableRbacAuthorization)}; set it to true so access is granted with Azure RBAC`,
     );
   }
-  const accessPolicies = nonEmptyList(properties.accessPolicies);
+  const accessPolicies = asList(properties.accessPolicies);
   if (accessPolicies.length > 0) {
     problems.push(
       `properties.accessPolicies has ${accessPolicies.length} legacy access polic${accessPolicies.length === 1 ? "y" : "ies"}; grant access with role assignments instead`,

@@ -198,6 +198,74 @@ describe("policy pack", () => {
       assert.match(messages[0], /has 3 client secrets \(app\.password, slot-a, sp-pass\)/);
     });
 
+    // The engine sends, beside the flat dependency list, the resources each input depends on; the rule keys a
+    // password by what its applicationId depends on, which stays right when the password also depends on
+    // other applications (an explicit dependsOn, or a display name built from another application).
+    it("keys a password by the application its applicationId depends on, as the engine reports it", async () => {
+      const other = resource(T.application, "other-app", { signInAudience: "AzureADMyOrg" });
+      // During a preview the application's ID is unknown, so only the dependencies identify it.
+      const viaProperty = (name: string) =>
+        slot(
+          name,
+          { ...dated, applicationId: undefined },
+          {
+            dependencies: [app.urn, other.urn],
+            propertyDependencies: { applicationId: [app.urn], displayName: [other.urn], endDate: [] },
+          },
+        );
+      assert.deepEqual(
+        await check(POLICY.passwordsPerApplication, [
+          app,
+          other,
+          viaProperty("slot-a"),
+          viaProperty("slot-b"),
+        ]),
+        [],
+      );
+      const messages = await check(POLICY.passwordsPerApplication, [
+        app,
+        other,
+        viaProperty("slot-a"),
+        viaProperty("slot-b"),
+        viaProperty("extra"),
+      ]);
+      assert.equal(messages.length, 1, messages.join("\n"));
+      assert.match(messages[0], new RegExp(`application ${app.urn} has 3 client secrets`));
+    });
+
+    it("keys a service principal password by the principal its servicePrincipalId depends on", async () => {
+      const other = resource(T.application, "other-app", { signInAudience: "AzureADMyOrg" });
+      const sp = resource(T.servicePrincipal, "sp", { clientId: "x" }, { dependencies: [app.urn] });
+      const otherSp = resource(
+        T.servicePrincipal,
+        "other-sp",
+        { clientId: "y" },
+        { dependencies: [other.urn] },
+      );
+      const messages = await check(POLICY.passwordsPerApplication, [
+        app,
+        other,
+        sp,
+        otherSp,
+        onApp("slot-a"),
+        onApp("slot-b"),
+        resource(
+          T.servicePrincipalPassword,
+          "sp-pass",
+          { ...dated },
+          {
+            dependencies: [otherSp.urn, sp.urn],
+            propertyDependencies: { servicePrincipalId: [sp.urn], displayName: [otherSp.urn] },
+          },
+        ),
+      ]);
+      assert.equal(messages.length, 1, messages.join("\n"));
+      assert.match(
+        messages[0],
+        new RegExp(`application ${app.urn} has 3 client secrets \\(slot-a, slot-b, sp-pass\\)`),
+      );
+    });
+
     it("groups passwords of an application referenced by ID rather than by resource", async () => {
       const byId = (name: string) => slot(name, { ...dated, applicationId: "/applications/AAAA" });
       assert.deepEqual(await check(POLICY.passwordsPerApplication, [byId("a"), byId("b")]), []);
@@ -400,6 +468,39 @@ describe("policy pack", () => {
       assert.match(messages[0], /^holds a client secret but properties.attributes.expires is undefined/);
     });
 
+    it("judges a secret by what its value depends on when the engine reports per-property dependencies", async () => {
+      // Both secrets depend on the password; only the first one's value comes from it. The second merely tags
+      // itself with the password's key ID, as the stack's client-secret does.
+      const valueFromPassword = resource(
+        T.secret,
+        "opaque",
+        { secretName: "opaque", properties: { value: "v" } },
+        {
+          dependencies: [password.urn],
+          propertyDependencies: { properties: [password.urn], secretName: [], tags: [] },
+        },
+      );
+      const taggedOnly = resource(
+        T.secret,
+        "notes",
+        { secretName: "notes", properties: { value: "v" }, tags: { "key-id": "k" } },
+        {
+          dependencies: [password.urn],
+          propertyDependencies: { properties: [], secretName: [], tags: [password.urn] },
+        },
+      );
+      const violations = await runPolicies(policyNamed(POLICY.passwordBackedSecret), [
+        password,
+        valueFromPassword,
+        taggedOnly,
+      ]);
+      assert.deepEqual(
+        violations.map((violation) => violation.urn),
+        [valueFromPassword.urn, valueFromPassword.urn],
+        describeViolations(violations),
+      );
+    });
+
     it("accepts such a secret with metadata, and ignores secrets not fed by a password", async () => {
       assert.deepEqual(
         await check(POLICY.passwordBackedSecret, [
@@ -558,6 +659,64 @@ describe("policy pack", () => {
       }
       const violations = await runPolicies(policies, resources, PACK_CONFIG);
       assert.deepEqual(violations, [], describeViolations(violations));
+    });
+
+    it("sees the per-property dependencies the engine sends, and catches a third secret or an unlabelled copy", async () => {
+      const run = await runProgram(fullConfig);
+      const resources = resourcesFromRun(run);
+      const applications = new Set(run.byType(T.application).map((app) => app.urn));
+      const passwords = resources.filter((item) => item.type === T.applicationPassword);
+      assert.equal(passwords.length, 4, "two slots per integration");
+      for (const password of passwords) {
+        const viaApplicationId = password.propertyDependencies?.applicationId ?? [];
+        assert.equal(
+          viaApplicationId.length,
+          1,
+          `${password.name}: applicationId depends on its application`,
+        );
+        assert.ok(applications.has(viaApplicationId[0]), password.name);
+      }
+      const clientSecret = resources.find(
+        (item) => item.type === T.secret && item.name === "crm-sync-credentials-client-secret",
+      );
+      assert.ok(clientSecret, "the program declares crm-sync's client secret");
+      const valueSources = clientSecret.propertyDependencies?.properties ?? [];
+      assert.ok(
+        valueSources.some((urn) => passwords.some((password) => password.urn === urn)),
+        "the client secret's value depends on a slot",
+      );
+
+      const renamed = (item: HarnessResource, name: string): HarnessResource => ({
+        ...item,
+        name,
+        urn: item.urn.replace(/::[^:]+$/, `::${name}`),
+      });
+      const thirdSlot = renamed(passwords[0], passwords[0].name.replace(/slot-[ab]$/, "slot-c"));
+      const properties = clientSecret.props.properties as Record<string, unknown>;
+      const unlabelledCopy = {
+        ...renamed(clientSecret, "crm-sync-copy"),
+        props: {
+          ...clientSecret.props,
+          secretName: "crm-sync-copy",
+          properties: { value: properties.value },
+        },
+      };
+      const violations = await runPolicies(policies, [...resources, thirdSlot, unlabelledCopy], PACK_CONFIG);
+      assert.deepEqual(
+        violations.map((violation) => [violation.policy, violation.urn ?? "stack"]),
+        [
+          [POLICY.passwordsPerApplication, "stack"],
+          [POLICY.passwordBackedSecret, unlabelledCopy.urn],
+          [POLICY.passwordBackedSecret, unlabelledCopy.urn],
+        ],
+        describeViolations(violations),
+      );
+      assert.ok(
+        violations[0].message.startsWith(
+          `application ${passwords[0].propertyDependencies?.applicationId?.[0]} has 3 client secrets`,
+        ),
+        violations[0].message,
+      );
     });
 
     it("passes with an existing vault too", async () => {

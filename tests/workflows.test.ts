@@ -6,7 +6,18 @@
 import { parse as parseYaml } from "yaml";
 import * as assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { POLICY, SMARTSPACE_PRINCIPAL_CONFIG_KEY } from "../policy/policies";
@@ -33,6 +44,7 @@ interface Step {
 }
 
 interface Job {
+  readonly name?: string;
   readonly environment?: string;
   readonly needs?: string | string[];
   readonly concurrency?: { readonly group: string; readonly "cancel-in-progress"?: boolean };
@@ -104,6 +116,72 @@ function runStep(script: string, env: Record<string, string>) {
     timeout: 30_000,
   });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/**
+ * Writes Node.js stand-ins for command-line tools into `dir` (put it first on PATH). Each call is appended
+ * to `<dir>/calls.jsonl` as `{ tool, args }`.
+ */
+function fakeTools(dir: string, tools: Record<string, string>): void {
+  for (const [name, body] of Object.entries(tools)) {
+    const file = path.join(dir, name);
+    writeFileSync(
+      file,
+      `#!/usr/bin/env node
+const fs = require("fs");
+const args = process.argv.slice(2);
+fs.appendFileSync(${JSON.stringify(path.join(dir, "calls.jsonl"))}, JSON.stringify({ tool: ${JSON.stringify(name)}, args }) + "\\n");
+${body}
+`,
+    );
+    chmodSync(file, 0o755);
+  }
+}
+
+function toolCalls(dir: string): { tool: string; args: string[] }[] {
+  const file = path.join(dir, "calls.jsonl");
+  if (!existsSync(file)) return [];
+  return readFileSync(file, "utf8")
+    .trim()
+    .split("\n")
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as { tool: string; args: string[] });
+}
+
+/**
+ * A stand-in for the GitHub CLI's `run list` and `run view` over the runs in $FAKE_GH_RUNS (JSON), applying
+ * `--jq` with jq as gh does (bash and jq: the guard calls it often, and Node.js start-up adds up). Calls are
+ * appended to `<dir>/gh-calls.txt`; $FAKE_GH_FAIL makes every call fail like an API error.
+ */
+function fakeGh(dir: string): void {
+  const file = path.join(dir, "gh");
+  writeFileSync(
+    file,
+    `#!/usr/bin/env bash
+set -e
+echo "$*" >> ${JSON.stringify(path.join(dir, "gh-calls.txt"))}
+if [ -n "$FAKE_GH_FAIL" ]; then echo "HTTP 502: Bad Gateway" >&2; exit 1; fi
+command="$1 $2"; shift 2
+id=""; workflow=""; status=""; filter="."
+while [ "$#" -gt 0 ]; do
+  case "$1" in
+    --workflow) workflow="$2"; shift 2 ;;
+    --status) status="$2"; shift 2 ;;
+    --jq) filter="$2"; shift 2 ;;
+    --limit|--json) shift 2 ;;
+    -*) echo "unexpected option $1" >&2; exit 64 ;;
+    *) id="$1"; shift ;;
+  esac
+done
+case "$command" in
+  "run list") select='[.[] | select(.workflow == $wf and ($st == "" or .status == $st)) | {databaseId, status}]' ;;
+  "run view") select='first(.[] | select((.databaseId | tostring) == $id) | {jobs})' ;;
+  *) echo "unexpected: gh $command" >&2; exit 64 ;;
+esac
+jq -r --arg wf "$workflow" --arg st "$status" --arg id "$id" "($select) | ($filter)" "$FAKE_GH_RUNS"
+`,
+  );
+  chmodSync(file, 0o755);
 }
 
 const AsyncFunction = Object.getPrototypeOf(async () => undefined).constructor as new (
@@ -239,7 +317,7 @@ describe("GitHub Actions workflows", () => {
       if (runsPulumi(job)) {
         const setupNode = job.steps.find((s) => s.uses?.startsWith("actions/setup-node@"));
         assert.equal(setupNode?.with?.["node-version"], 20, `${wf.file} ${name} uses Node 20`);
-        const ci = job.steps.findIndex((s) => s.run === "npm ci");
+        const ci = job.steps.findIndex((s) => /^npm ci( --ignore-scripts)?$/.test(s.run ?? ""));
         const firstPulumi = job.steps.findIndex((s) => /\bnpx pulumi\b/.test(s.run ?? ""));
         assert.ok(ci >= 0 && ci < firstPulumi, `${wf.file} ${name} runs npm ci before the CLI`);
         assert.equal(job.env?.PULUMI_BACKEND_URL, "${{ vars.PULUMI_BACKEND_URL }}");
@@ -277,31 +355,222 @@ describe("GitHub Actions workflows", () => {
     }
   });
 
-  it("serialise deployments per stack, and keep previews and drift checks out of that queue", () => {
+  it("install without install scripts in every job that can request an Azure token, which needs none", () => {
+    const covered = new Set<string>();
     for (const { workflow: wf, name, job } of allJobs()) {
-      if (!runsPulumi(job)) continue;
-      const group = job.concurrency?.group ?? "";
-      const stack = job.env?.STACK ?? "";
-      assert.ok(
-        stack === "${{ matrix.stack }}" || ["dev", "prod"].includes(stack),
-        `${wf.file} ${name} names its stack`,
-      );
-      const stackInGroup = stack.startsWith("${{")
-        ? group.includes("${{ matrix.stack }}")
-        : group.endsWith(`-${stack}`);
-      assert.ok(stackInGroup, `${wf.file} ${name}: concurrency group "${group}" is per stack`);
-      if (pulumiCommands(job, "up").length > 0) {
-        assert.ok(group.startsWith("pulumi-up-"), `${wf.file} ${name} queues behind other deployments`);
-        assert.equal(
-          job.concurrency?.["cancel-in-progress"],
-          false,
-          `${wf.file} ${name} never cancels a running deployment`,
-        );
-      } else {
-        // GitHub cancels the older *pending* run of a group: a preview sharing the deployment group could
-        // cancel a queued deployment.
-        assert.ok(!group.startsWith("pulumi-up-"), `${wf.file} ${name} stays out of the deployment queue`);
+      if ((job.permissions ?? wf.permissions)?.["id-token"] !== "write") continue;
+      covered.add(wf.file);
+      const installs = job.steps.filter((s) => /^npm (ci|install)\b/.test(s.run ?? ""));
+      assert.ok(installs.length > 0, `${wf.file} ${name} installs dependencies`);
+      for (const install of installs) {
+        assert.equal(install.run, "npm ci --ignore-scripts", `${wf.file} ${name}`);
       }
+    }
+    assert.deepEqual([...covered].sort(), ["deploy.yml", "drift.yml", "preview.yml", "rotate.yml"]);
+    // Skipping scripts is safe only while no dependency needs one. A new dependency with an install script
+    // fails here: check that it works without it before adding it to this list.
+    const lock = JSON.parse(readFileSync(path.join(ROOT, "package-lock.json"), "utf8")) as {
+      packages: Record<string, { hasInstallScript?: boolean }>;
+    };
+    assert.deepEqual(
+      Object.entries(lock.packages)
+        .filter(([, entry]) => entry.hasInstallScript)
+        .map(([location]) => location)
+        .sort(),
+      // esbuild's script only copies its platform package's binary for a faster start (checked below);
+      // protobufjs's only warns about version schemes.
+      ["node_modules/esbuild", "node_modules/protobufjs"],
+    );
+  });
+
+  it("leave a working TypeScript loader when esbuild's install script did not run", () => {
+    // tsx (which runs every script and Pulumi's TypeScript) uses esbuild's JavaScript API; without the install
+    // script, that API must find the binary in the platform package. Simulate the install: esbuild without
+    // the binary its script would have put in bin/, next to the real platform packages.
+    const dir = mkdtempSync(path.join(tmpdir(), "ignore-scripts-"));
+    try {
+      const modules = path.join(dir, "node_modules");
+      const esbuild = path.join(ROOT, "node_modules", "esbuild");
+      mkdirSync(path.join(modules, "@esbuild"), { recursive: true });
+      cpSync(path.join(esbuild, "lib"), path.join(modules, "esbuild", "lib"), { recursive: true });
+      cpSync(path.join(esbuild, "package.json"), path.join(modules, "esbuild", "package.json"));
+      for (const platform of readdirSync(path.join(ROOT, "node_modules", "@esbuild"))) {
+        symlinkSync(
+          path.join(ROOT, "node_modules", "@esbuild", platform),
+          path.join(modules, "@esbuild", platform),
+        );
+      }
+      const result = spawnSync(
+        process.execPath,
+        [
+          "-e",
+          'process.stdout.write(require("esbuild").transformSync("const n: number = 1;", { loader: "ts" }).code)',
+        ],
+        { cwd: dir, encoding: "utf8", env: { PATH: process.env.PATH ?? "" }, timeout: 30_000 },
+      );
+      assert.equal(result.status, 0, result.stderr);
+      assert.equal(result.stdout.trim(), "const n = 1;");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("serialise deployments per stack in a queue that only deployments join", () => {
+    const deploy = workflow("deploy.yml");
+    const stacks = workflow("preview.yml").jobs.preview.strategy?.matrix?.stack as string[];
+    assert.deepEqual(Object.keys(deploy.jobs).sort(), [...stacks].sort(), "one deployment job per stack");
+    for (const [name, job] of Object.entries(deploy.jobs)) {
+      // The rotation guard finds a stack's deployment by job name: the job ID, unless a name overrides it.
+      assert.equal(job.name, undefined, `deploy.yml ${name} keeps its job ID as its name`);
+      assert.equal(job.env?.STACK, name, `deploy.yml job ${name} deploys stack ${name}`);
+      assert.equal(job.concurrency?.group, `pulumi-up-${name}`);
+      assert.equal(
+        job.concurrency?.["cancel-in-progress"],
+        false,
+        `deploy.yml ${name} never cancels a running one`,
+      );
+    }
+    for (const { workflow: wf, name, job } of allJobs()) {
+      if (wf.file === "deploy.yml" || !runsPulumi(job)) continue;
+      const group = job.concurrency?.group ?? "";
+      assert.equal(job.env?.STACK, "${{ matrix.stack }}", `${wf.file} ${name} names its stack`);
+      assert.ok(
+        group.includes("${{ matrix.stack }}"),
+        `${wf.file} ${name}: concurrency group "${group}" is per stack`,
+      );
+      // GitHub cancels a group's *pending* job whenever another one joins, whatever cancel-in-progress says:
+      // any other job in a deployment group could cancel a queued deployment.
+      assert.ok(!group.startsWith("pulumi-up-"), `${wf.file} ${name} stays out of the deployment queue`);
+    }
+  });
+
+  it("run every other `pulumi up` only when no deployment of its stack is queued, waiting or running", () => {
+    const others = allJobs().filter(
+      ({ workflow: wf, job }) => wf.file !== "deploy.yml" && pulumiCommands(job, "up").length > 0,
+    );
+    assert.deepEqual(
+      others.map(({ workflow: wf, name }) => `${wf.file} ${name}`),
+      ["rotate.yml rotate"],
+    );
+    for (const { workflow: wf, name, job } of others) {
+      const where = `${wf.file} ${name}`;
+      assert.equal(
+        job.concurrency?.["cancel-in-progress"],
+        false,
+        `${where} never cancels its own running update`,
+      );
+      assert.equal(job.permissions?.actions, "read", `${where} may list deploy.yml's runs`);
+      const [guard, ...rest] = job.steps;
+      assert.equal(guard.id, "guard", `${where} checks for deployments first`);
+      assert.match(guard.run ?? "", /gh run list --workflow deploy\.yml /);
+      assert.equal(guard.env?.GH_TOKEN, "${{ github.token }}");
+      assert.equal(guard.env?.GH_REPO, "${{ github.repository }}");
+      for (const later of rest) {
+        assert.match(
+          later.if ?? "",
+          /^\$\{\{ steps\.guard\.outputs\.deploying == 'false'( && .*)? \}\}$/,
+          `${where} "${later.name ?? later.uses ?? later.run}" runs only when no deployment is under way`,
+        );
+      }
+    }
+  });
+
+  it("skip a rotation while its stack's deployment is queued, awaiting approval or running, and fail a forced one", () => {
+    const guard = step(
+      workflow("rotate.yml").jobs.rotate,
+      "Skip while a deployment of this stack is queued or running",
+    );
+    const jq = spawnSync("jq", ["--version"], { encoding: "utf8" });
+    assert.equal(jq.status, 0, "jq is installed (the fake gh applies --jq with it, as gh does)");
+    const dir = mkdtempSync(path.join(tmpdir(), "rotate-guard-"));
+    try {
+      const bin = path.join(dir, "bin");
+      mkdirSync(bin);
+      fakeGh(bin);
+      const guardFor = (stack: string, runs: unknown[], extra: Record<string, string> = {}) => {
+        writeFileSync(path.join(dir, "runs.json"), JSON.stringify(runs));
+        const output = path.join(dir, `output-${stack}`);
+        writeFileSync(output, "");
+        const result = runStep(guard.run ?? "", {
+          PATH: `${bin}:${process.env.PATH ?? ""}`,
+          STACK: stack,
+          GITHUB_OUTPUT: output,
+          FAKE_GH_RUNS: path.join(dir, "runs.json"),
+          REPLACE: "",
+          ...extra,
+        });
+        return { ...result, output: readFileSync(output, "utf8") };
+      };
+      const deployRun = (databaseId: number, status: string, jobs: { name: string; status: string }[]) => ({
+        workflow: "deploy.yml",
+        databaseId,
+        status,
+        jobs,
+      });
+
+      const quiet = [
+        deployRun(1, "completed", [
+          { name: "dev", status: "completed" },
+          { name: "prod", status: "completed" },
+        ]),
+        {
+          workflow: "rotate.yml",
+          databaseId: 2,
+          status: "in_progress",
+          jobs: [{ name: "rotate (dev)", status: "in_progress" }],
+        },
+      ];
+      for (const stack of ["dev", "prod"]) {
+        const clear = guardFor(stack, quiet);
+        assert.equal(clear.code, 0, clear.stderr);
+        assert.equal(clear.output, "deploying=false\n", stack);
+        assert.doesNotMatch(clear.stdout, /::notice/);
+      }
+
+      // A queued run has no jobs yet; a running one may not have created prod's job yet.
+      for (const [status, stack] of [
+        ["requested", "dev"],
+        ["queued", "prod"],
+        ["pending", "dev"],
+        ["waiting", "prod"],
+        ["in_progress", "dev"],
+        ["in_progress", "prod"],
+      ]) {
+        const busy = guardFor(stack, [
+          ...quiet,
+          deployRun(7, status, status === "in_progress" ? [{ name: "dev", status: "in_progress" }] : []),
+        ]);
+        assert.equal(busy.code, 0, busy.stderr);
+        assert.equal(busy.output, "deploying=true\n", `${stack} while a deployment is ${status}`);
+        assert.match(busy.stdout, new RegExp(`::notice title=Rotation skipped \\(${stack}\\)::.*run 7\\b`));
+      }
+
+      // Prod awaiting approval, dev deployed: dev rotates, prod waits for that deployment.
+      const awaitingApproval = [
+        deployRun(8, "waiting", [
+          { name: "dev", status: "completed" },
+          { name: "prod", status: "waiting" },
+        ]),
+      ];
+      assert.equal(guardFor("dev", awaitingApproval).output, "deploying=false\n");
+      assert.equal(guardFor("prod", awaitingApproval).output, "deploying=true\n");
+
+      const forced = guardFor("prod", awaitingApproval, { REPLACE: "urn:pulumi:prod::x::slot-a" });
+      assert.equal(forced.code, 1, "a forced rotation is not skipped silently");
+      assert.match(forced.stdout, /::error title=Forced rotation not started \(prod\)::.*run 8/);
+      assert.equal(guardFor("dev", awaitingApproval, { REPLACE: "urn:pulumi:dev::x::slot-a" }).code, 0);
+
+      const unknown = guardFor("dev", quiet, { FAKE_GH_FAIL: "1" });
+      assert.notEqual(unknown.code, 0, "the guard fails closed when GitHub cannot be asked");
+      assert.equal(unknown.output, "", "and then no step after it runs");
+
+      const lists = readFileSync(path.join(bin, "gh-calls.txt"), "utf8")
+        .split("\n")
+        .filter((call) => call.startsWith("run list"));
+      assert.ok(lists.length > 0);
+      for (const call of lists) assert.match(call, /--workflow deploy\.yml /);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
@@ -365,6 +634,8 @@ describe("GitHub Actions workflows", () => {
     assert.match(schedule.cron, /^\d+ \d+ \* \* \*$/, "daily");
     const job = wf.jobs.drift;
     assert.equal(job.permissions?.issues, "write");
+    // Unattended, so not in <stack>-preview, which may require a reviewer for pull requests.
+    assert.equal(job.environment, "${{ matrix.stack }}-drift");
     assert.match(pulumiCommands(job, "preview")[0], /--refresh --expect-no-changes --json/);
     assert.match(
       step(job, "Classify the preview (drift or rotation due)").run ?? "",
@@ -428,9 +699,12 @@ describe("GitHub Actions workflows", () => {
     const job = wf.jobs.rotate;
     assert.equal(job.environment, "${{ matrix.stack }}-rotate");
     const up = job.steps.find((s) => /\bpulumi up\b/.test(s.run ?? ""));
-    assert.equal(up?.if, "${{ steps.classify.outputs.verdict == 'rotation-due' }}");
+    assert.equal(
+      up?.if,
+      "${{ steps.guard.outputs.deploying == 'false' && steps.classify.outputs.verdict == 'rotation-due' }}",
+    );
     assert.match(
-      step(job, "npm run verify, for each integration").run ?? "",
+      step(job, "npm run verify, for each integration with workspaces").run ?? "",
       /npm run verify -- --stack "\$STACK" --integration "\$name"/,
     );
     const gate = step(job, "Stop unless the only changes are rotations").run ?? "";
@@ -443,6 +717,132 @@ describe("GitHub Actions workflows", () => {
     ] as const) {
       assert.equal(runStep(gate, { VERDICT: value, STACK: "dev" }).code, code, value);
     }
+  });
+
+  describe("verification after the rotation", () => {
+    const FAKE_NPX = `
+if (args.slice(0, 4).join(" ") !== "pulumi stack output integrations") process.exit(64);
+if (process.env.FAKE_NPX_FAIL) { console.error("error: no stack named dev"); process.exit(255); }
+process.stdout.write(process.env.FAKE_INTEGRATIONS);
+`;
+    // Reads its standard input to the end, as a program might: the step must not feed it the list it loops over.
+    const FAKE_NPM = `
+fs.readFileSync(0);
+if (args[0] !== "run" || args[1] !== "verify") process.exit(64);
+const name = args[args.indexOf("--integration") + 1];
+const calls = fs.readFileSync(${JSON.stringify("CALLS")}, "utf8").trim().split("\\n")
+  .map((line) => JSON.parse(line)).filter((call) => call.tool === "npm" && call.args.includes(name));
+const codes = JSON.parse(process.env.FAKE_VERIFY_CODES)[name] ?? [0];
+process.exit(codes[Math.min(calls.length - 1, codes.length - 1)]);
+`;
+    let dir: string;
+    let bin: string;
+    beforeEach(() => {
+      dir = mkdtempSync(path.join(tmpdir(), "rotate-verify-"));
+      bin = path.join(dir, "bin");
+      mkdirSync(bin);
+      fakeTools(bin, {
+        npx: FAKE_NPX,
+        npm: FAKE_NPM.replace('"CALLS"', JSON.stringify(path.join(bin, "calls.jsonl"))),
+      });
+    });
+    afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+    const integrations = {
+      "crm-sync": { clientId: "c1", workspaces: ["w1", "w2"] },
+      "billing-bot": { clientId: "c2", workspaces: [] },
+      reporting: { clientId: "c3" },
+      "ops-bot": { clientId: "c4", workspaces: ["w3"] },
+    };
+
+    function verifyStep(
+      verdict: string,
+      codes: Record<string, number[]>,
+      extra: Record<string, string> = {},
+    ) {
+      const script =
+        step(workflow("rotate.yml").jobs.rotate, "npm run verify, for each integration with workspaces")
+          .run ?? "";
+      rmSync(path.join(bin, "calls.jsonl"), { force: true });
+      const result = runStep(script, {
+        PATH: `${bin}:${process.env.PATH ?? ""}`,
+        STACK: "dev",
+        RUNNER_TEMP: dir,
+        VERDICT: verdict,
+        VERIFY_RETRY_DELAYS: "0 0 0",
+        FAKE_INTEGRATIONS: JSON.stringify(integrations),
+        FAKE_VERIFY_CODES: JSON.stringify(codes),
+        ...extra,
+      });
+      const verified = toolCalls(bin)
+        .filter((call) => call.tool === "npm")
+        .map((call) => call.args[call.args.indexOf("--integration") + 1]);
+      return { ...result, verified };
+    }
+
+    it("verifies only integrations with workspaces, and says which it skipped", () => {
+      const run = verifyStep("no-changes", {});
+      assert.equal(run.code, 0, run.stdout + run.stderr);
+      assert.deepEqual(run.verified, ["crm-sync", "ops-bot"]);
+      assert.deepEqual(run.stdout.match(/::notice title=Not verified \(dev\/[\w-]+\)/g), [
+        "::notice title=Not verified (dev/billing-bot)",
+        "::notice title=Not verified (dev/reporting)",
+      ]);
+      assert.doesNotMatch(run.stdout, /::error/);
+    });
+
+    it("fails, naming the integration, when one cannot be verified, and still verifies the others", () => {
+      const run = verifyStep("no-changes", { "crm-sync": [5] });
+      assert.equal(run.code, 1);
+      assert.deepEqual(run.verified, ["crm-sync", "ops-bot"]);
+      assert.match(run.stdout, /::error title=Verify failed \(dev\/crm-sync\)::verify exited 5/);
+      assert.equal(
+        verifyStep("no-changes", {}, { FAKE_NPX_FAIL: "1" }).code,
+        255,
+        "no stack outputs, no verification",
+      );
+    });
+
+    it("after a rotation, retries a rejected new secret (exit 3) until Entra ID accepts it", () => {
+      const run = verifyStep("rotation-due", { "crm-sync": [3, 3, 0] });
+      assert.equal(run.code, 0, run.stdout + run.stderr);
+      assert.deepEqual(run.verified, ["crm-sync", "crm-sync", "crm-sync", "ops-bot"]);
+      assert.equal(
+        run.stdout.match(/::notice title=New secret not accepted yet \(dev\/crm-sync\)/g)?.length,
+        2,
+      );
+    });
+
+    it("retries for a bounded time in all, and nothing but exit 3 after a rotation", () => {
+      // The schedule is shared: once it is spent on crm-sync, ops-bot gets no further waits.
+      const exhausted = verifyStep("rotation-due", { "crm-sync": [3], "ops-bot": [3] });
+      assert.equal(exhausted.code, 1);
+      assert.deepEqual(exhausted.verified, ["crm-sync", "crm-sync", "crm-sync", "crm-sync", "ops-bot"]);
+      assert.match(exhausted.stdout, /::error title=Verify failed \(dev\/ops-bot\)::verify exited 3/);
+      const noRotation = verifyStep("no-changes", { "crm-sync": [3, 0] });
+      assert.equal(noRotation.code, 1, "without a rotation a rejected secret is a failure at once");
+      assert.deepEqual(noRotation.verified, ["crm-sync", "ops-bot"]);
+    });
+
+    it("does not retry other failures after a rotation", () => {
+      const run = verifyStep("rotation-due", { "crm-sync": [4, 0] });
+      assert.equal(run.code, 1);
+      assert.deepEqual(run.verified, ["crm-sync", "ops-bot"]);
+    });
+
+    it("waits about five minutes in all by default", () => {
+      const script =
+        step(workflow("rotate.yml").jobs.rotate, "npm run verify, for each integration with workspaces")
+          .run ?? "";
+      const schedule = /VERIFY_RETRY_DELAYS:-([\d ]+)\}/.exec(script);
+      assert.ok(schedule, "the step has a default retry schedule");
+      const total = schedule[1]
+        .trim()
+        .split(/\s+/)
+        .map(Number)
+        .reduce((sum, delay) => sum + delay, 0);
+      assert.ok(total >= 240 && total <= 360, `${total} s`);
+    });
   });
 
   it("accept only this stack's client-secret slots for a forced rotation", () => {
@@ -509,6 +909,36 @@ describe("GitHub Actions workflows", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it("are protected by a required CI check on main, as the operating guide sets it up", () => {
+    const ci = workflow("ci.yml");
+    assert.ok("pull_request" in ci.on, "CI runs on every pull request");
+    const guide = readFileSync(path.join(ROOT, "docs", "operations.md"), "utf8");
+    const protection =
+      /gh api -X PUT "repos\/\$ORG\/\$REPO\/branches\/main\/protection" --input - <<'EOF'\n([\s\S]*?)\nEOF/.exec(
+        guide,
+      );
+    assert.ok(protection, "docs/operations.md protects main with gh api");
+    const body = JSON.parse(protection[1]) as {
+      required_status_checks: { strict: boolean; checks: { context: string; app_id?: number }[] };
+      enforce_admins: boolean;
+      required_pull_request_reviews: unknown;
+      restrictions: unknown;
+    };
+    // A check run from GitHub Actions is named after its job (the job ID unless the job sets a name).
+    const jobNames = Object.entries(ci.jobs).map(([id, job]) => job.name ?? id);
+    assert.deepEqual(
+      body.required_status_checks.checks.map((check) => check.context),
+      jobNames,
+      "every CI job is a required check",
+    );
+    for (const check of body.required_status_checks.checks) {
+      assert.equal(check.app_id, 15368, "the check must come from GitHub Actions");
+    }
+    assert.equal(body.enforce_admins, true, "administrators cannot merge past a red check");
+    assert.ok(body.required_pull_request_reviews, "changes reach main through reviewed pull requests");
+    assert.ok("restrictions" in body, "the API requires every top-level key");
   });
 
   it("pass untrusted input to scripts through the environment, never by expression", () => {

@@ -174,7 +174,11 @@ export async function runPolicies(
   return violations;
 }
 
-/** Every resource a program run registered, as the engine would send it to the analyzer. */
+/**
+ * Every resource a program run registered, as the engine would send it to the analyzer: with its flat
+ * dependencies and, per input property, the resources that property depends on (the engine always sends both,
+ * and the cross-resource rules prefer the per-property ones).
+ */
 export function resourcesFromRun(run: ProgramRun): HarnessResource[] {
   return run.resources.map((recorded) => ({
     type: recorded.type,
@@ -183,6 +187,7 @@ export function resourcesFromRun(run: ProgramRun): HarnessResource[] {
     props: recorded.inputs,
     parentUrn: recorded.parentUrn || undefined,
     dependencies: recorded.dependencies,
+    propertyDependencies: recorded.propertyDependencies,
   }));
 }
 
@@ -198,9 +203,10 @@ export interface ServedPack {
 }
 
 /**
- * Starts a policy pack as the CLI's `pulumi-analyzer-policy` plugin does: resolve
- * `@pulumi/pulumi/cmd/run-policy-pack` from the pack directory and run it there with node, passing an engine
- * address and the program (`.`). The pack prints the port of its gRPC server on stdout.
+ * Starts a policy pack as the CLI does for a `runtime: nodejs` pack: the Node.js language host (its RunPlugin
+ * for analyzer plugins) resolves `@pulumi/pulumi/cmd/run-policy-pack` from the pack directory and runs it
+ * there with node, passing an engine address and the program (`.`). The pack prints the port of its gRPC
+ * server on stdout.
  */
 export async function servePolicyPack(packDir: string, timeoutMs = 30_000): Promise<ServedPack> {
   const runner = require.resolve("@pulumi/pulumi/cmd/run-policy-pack", { paths: [packDir] });
