@@ -8,12 +8,12 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { DEFAULT_ROTATION_DAYS, MAX_ROTATION_DAYS, MIN_ROTATION_DAYS } from "./lib/rotation";
+import { GUID } from "./lib/ids";
 
 export const PROJECT = "smartspace-integration";
 
 export const DEFAULT_ROLE_NAME = "Integrations";
 
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const INTEGRATION_NAME = /^[a-z0-9-]{3,40}$/;
 // Azure: 3-24 characters, alphanumerics and hyphens, starting with a letter, ending with a letter or
 // digit, no consecutive hyphens.

@@ -126,6 +126,7 @@ export interface WorkspaceAccessOutputs extends WorkspaceAccessInputs {
 
 /** The SDK's placeholder for a value not known until apply (`pulumi.runtime.unknownValue`). */
 const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+// A copy of lib/ids.ts's pattern: importing it would copy that module into the serialized provider.
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const SCOPE = /^(api:\/\/|https:\/\/)\S+\/\.default$/;
 const MAX_DISPLAY_NAME = 256;

@@ -25,6 +25,7 @@ import {
   type ThreadMessage as ChatMessageEntry,
 } from "./chatApi";
 import { HttpError, redact } from "./http";
+import { GUID } from "./ids";
 
 export const ExitCode = {
   Ok: 0,
@@ -295,7 +296,6 @@ export class Reporter {
   }
 }
 
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 // Entra accepts a tenant's GUID or one of its verified domain names.
 const TENANT_DOMAIN = /^(?=.{4,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i;
 

@@ -16,6 +16,7 @@
  * or update.
  */
 import type { ResourceValidationPolicy, StackValidationArgs, StackValidationPolicy } from "@pulumi/policy";
+import { GUID } from "../lib/ids";
 
 export const PACK_NAME = "smartspace-guardrails";
 
@@ -41,7 +42,6 @@ export const POLICY = {
 export const SMARTSPACE_PRINCIPAL_CONFIG_KEY = "smartspaceServicePrincipalObjectId";
 
 const DAY_MS = 24 * 60 * 60 * 1000;
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * Type tokens, matched loosely enough that an explicitly versioned azure-native resource (for example

@@ -12,8 +12,7 @@
 import { writeFileSync } from "node:fs";
 import { Command } from "commander";
 import { POLICY, SMARTSPACE_PRINCIPAL_CONFIG_KEY } from "./policies";
-
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+import { GUID } from "../lib/ids";
 
 /** The pack config naming the Smartspace service principal; throws on anything but a GUID. */
 export function policyPackConfig(

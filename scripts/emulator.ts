@@ -8,9 +8,9 @@
 import { parseArgs } from "node:util";
 
 import { RecordedRequest, SmartspaceEmulator } from "../tests/support/smartspaceEmulator";
+import { GUID } from "../lib/ids";
 
 const DEMO_WORKSPACE = { id: "00000000-0000-4000-8000-000000000001", name: "Demo workspace" };
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const USAGE = `Usage: npm run emulator -- [options]
 
