@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import * as authorization from "@pulumi/azure-native/authorization";
 import * as keyvault from "@pulumi/azure-native/keyvault";
+import type * as types from "@pulumi/azure-native/types";
 import * as azuread from "@pulumi/azuread";
 import * as pulumi from "@pulumi/pulumi";
 import { DEFAULT_ROTATION_DAYS, rotateWhenChanged, rotationSchedule, SlotName } from "../lib/rotation";
@@ -113,7 +114,10 @@ export class IntegrationCredentials extends pulumi.ComponentResource {
     const secret = (
       kind: SecretKind,
       value: pulumi.Input<string>,
-      extra: Partial<keyvault.SecretArgs> = {},
+      extra: {
+        properties?: Omit<types.input.keyvault.SecretPropertiesArgs, "value">;
+        tags?: Record<string, pulumi.Input<string>>;
+      } = {},
     ) =>
       new keyvault.Secret(
         `${name}-${kind}`,
@@ -121,17 +125,16 @@ export class IntegrationCredentials extends pulumi.ComponentResource {
           resourceGroupName: args.vault.resourceGroupName,
           vaultName: args.vault.vaultName,
           secretName: `smartspace-${args.integrationName}-${kind}`,
-          ...extra,
           properties: {
             value,
             contentType: `Smartspace integration ${kind.replace("-", " ")}`,
-            ...(extra.properties as object | undefined),
+            ...extra.properties,
           },
-          tags: pulumi.output(extra.tags ?? {}).apply((tags) => ({
-            ...tags,
+          tags: {
+            ...extra.tags,
             "smartspace-integration": args.integrationName,
             "managed-by": "pulumi",
-          })),
+          },
         },
         { parent: this },
       );
