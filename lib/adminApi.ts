@@ -21,8 +21,6 @@
 import { HTTP_DEFAULTS, HttpClient, HttpError, backoffDelay } from "./http";
 import type { HttpClientOptions, RetryEvent } from "./http";
 
-// Constants are exported in a list, not with `export const`: this module used to be serialized by value,
-// and the Pulumi closure serializer leaves the `exports.NAME` references of an `export const` unresolved.
 export {
   PRINCIPAL_TYPES,
   ADMIN_TOKEN_ENV,
