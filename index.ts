@@ -1,12 +1,12 @@
 // Must stay the first import: it configures the runtime before any resource is declared.
-import "./lib/runtimeTuning";
+import "./program/runtimeTuning";
 import * as azuread from "@pulumi/azuread";
 import * as pulumi from "@pulumi/pulumi";
 import { CredentialVault } from "./components/credentialVault";
 import { SmartspaceIntegration } from "./components/smartspaceIntegration";
-import { loadStackConfig } from "./config";
-import { adminApiScope } from "./lib/adminApi";
-import { lookupSmartspaceApp } from "./lib/smartspaceApp";
+import { loadStackConfig } from "./program/config";
+import { adminApiScope } from "./clients/adminApi";
+import { lookupSmartspaceApp } from "./program/smartspaceApp";
 
 // Validate everything before declaring anything: a bad key must not leave a half-built environment.
 const config = loadStackConfig();

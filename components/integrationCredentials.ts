@@ -4,7 +4,7 @@ import * as keyvault from "@pulumi/azure-native/keyvault";
 import type * as types from "@pulumi/azure-native/types";
 import * as azuread from "@pulumi/azuread";
 import * as pulumi from "@pulumi/pulumi";
-import { DEFAULT_ROTATION_DAYS, rotateWhenChanged, rotationSchedule, SlotName } from "../lib/rotation";
+import { DEFAULT_ROTATION_DAYS, rotateWhenChanged, rotationSchedule, SlotName } from "../rules/rotation";
 
 /** Built-in Azure role "Key Vault Secrets User": read secret contents, nothing else. */
 export const KEY_VAULT_SECRETS_USER_ROLE_ID = "4633458b-17de-408a-b874-0445c86b69e6";

@@ -50,8 +50,8 @@ import * as path from "node:path";
 
 import * as pulumi from "@pulumi/pulumi";
 
-import type * as AdminApiModule from "../lib/adminApi";
-import type { AccessEntry, AdminApiClient, PrincipalType } from "../lib/adminApi";
+import type * as AdminApiModule from "../clients/adminApi";
+import type { AccessEntry, AdminApiClient, PrincipalType } from "../clients/adminApi";
 
 // Constants are exported in a list, not with `export const`: TypeScript compiles in-module uses of an
 // `export const` to `exports.NAME`, which the Pulumi closure serializer leaves unresolved, so serialized
@@ -69,7 +69,8 @@ const ADMIN_API_SOURCE = "lib/adminApi.ts";
 const WORKSPACE_ACCESS_PROVIDER_SOURCES: readonly string[] = [
   "components/workspaceAccess.ts",
   ADMIN_API_SOURCE,
-  "lib/http.ts",
+  "clients/adminApi.ts",
+  "clients/http.ts",
 ];
 
 /**

@@ -16,7 +16,7 @@
  * or update.
  */
 import type { ResourceValidationPolicy, StackValidationArgs, StackValidationPolicy } from "@pulumi/policy";
-import { GUID } from "../lib/ids";
+import { GUID } from "../rules/ids";
 
 export const PACK_NAME = "smartspace-guardrails";
 

@@ -12,7 +12,7 @@
 import { writeFileSync } from "node:fs";
 import { Command } from "commander";
 import { POLICY, SMARTSPACE_PRINCIPAL_CONFIG_KEY } from "./policies";
-import { GUID } from "../lib/ids";
+import { GUID } from "../rules/ids";
 
 /** The pack config naming the Smartspace service principal; throws on anything but a GUID. */
 export function policyPackConfig(

@@ -15,7 +15,7 @@ import {
   adminApiTimings,
   createTokenResolver,
   TokenCredentialLike,
-} from "../lib/adminApi";
+} from "../clients/adminApi";
 import {
   HttpClient,
   HttpClientOptions,
@@ -26,10 +26,14 @@ import {
   isTransientError,
   parseRetryAfter,
   redact,
-} from "../lib/http";
+} from "../clients/http";
 import { generate } from "selfsigned";
 
-import { RouteContext, SmartspaceEmulator, SmartspaceEmulatorOptions } from "./support/smartspaceEmulator";
+import {
+  RouteContext,
+  SmartspaceEmulator,
+  SmartspaceEmulatorOptions,
+} from "../tools/emulators/smartspaceEmulator";
 
 const WORKSPACE = "4f0c8a52-3a51-4e0e-9a7e-0a5b7a1c2d3e";
 const SCOPE = adminApiScope("11111111-2222-3333-4444-555555555555");

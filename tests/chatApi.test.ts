@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "mocha";
-import { ChatApiClient, ChatResponseError, isOutputValue } from "../lib/chatApi";
-import { HttpError } from "../lib/http";
+import { ChatApiClient, ChatResponseError, isOutputValue } from "../clients/chatApi";
+import { HttpError } from "../clients/http";
 import {
   CHAT_API_URL,
   chatReply,

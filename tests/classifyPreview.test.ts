@@ -11,7 +11,7 @@ import {
   type PreviewDigestJson,
   type PreviewStepJson,
   renderMarkdown,
-} from "../scripts/classify-preview";
+} from "../cli/classify-preview";
 
 const PREFIX = "urn:pulumi:dev::smartspace-integration::";
 const PASSWORD = "azuread:index/applicationPassword:ApplicationPassword";

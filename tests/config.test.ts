@@ -1,5 +1,5 @@
 import * as assert from "node:assert/strict";
-import { ConfigError, parseStackConfig } from "../config";
+import { ConfigError, parseStackConfig } from "../program/config";
 import { baseConfig, WORKSPACE_A } from "./support/fixtures";
 import { runProgram, StackConfigValues, toRawConfig } from "./support/program";
 

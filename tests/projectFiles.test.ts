@@ -3,7 +3,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import Ajv2020 from "ajv/dist/2020";
 import { parse } from "yaml";
-import { parseStackConfig } from "../config";
+import { parseStackConfig } from "../program/config";
 
 const ROOT = path.resolve(__dirname, "..");
 // The schema the Pulumi CLI applies to Pulumi.yaml, kept in the shared reference folder beside the repo.

@@ -1,6 +1,6 @@
 import * as assert from "node:assert/strict";
 import * as path from "node:path";
-import { plan, UsageError } from "../scripts/pulumi";
+import { plan, UsageError } from "../cli/pulumi";
 
 const LOCAL_STATE = `file://${path.resolve(__dirname, "..", ".pulumi-state")}`;
 

@@ -8,7 +8,7 @@ import {
   SlotSchedule,
   rotateWhenChanged,
   rotationSchedule,
-} from "../lib/rotation";
+} from "../rules/rotation";
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 const EPOCH_MS = Date.parse("2024-01-01T00:00:00Z");

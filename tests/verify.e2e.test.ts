@@ -16,7 +16,7 @@ import {
   type EmulatorTls,
   type RegisteredClient,
   TenantEmulator,
-} from "./support/tenantEmulator";
+} from "../tools/emulators/tenantEmulator";
 
 const ROOT = path.resolve(__dirname, "..");
 const SECRET_VAR = "E2E_SMARTSPACE_CLIENT_SECRET";
@@ -136,7 +136,7 @@ describe("verify end to end (CLI + real @azure/identity + emulated tenant over H
       AZURE_AUTHORITY_HOST: emulator.authorityHost,
     };
     delete env.SMARTSPACE_ADMIN_TOKEN;
-    const result = await runScript(path.join("scripts", "verify.ts"), args, env);
+    const result = await runScript(path.join("cli", "verify", "main.ts"), args, env);
     // In every case: no secret, and none of the tokens the emulator issued, in either stream.
     const output = result.stdout + result.stderr;
     for (const value of [
@@ -260,7 +260,7 @@ describe("verify end to end (CLI + real @azure/identity + emulated tenant over H
   it("npm run emulator:tenant's script serves a tenant that verify succeeds against, and stops on SIGTERM", async () => {
     const child = spawn(
       process.execPath,
-      ["--import", "tsx", path.join(ROOT, "scripts", "tenant-emulator.ts")],
+      ["--import", "tsx", path.join(ROOT, "tools", "emulators", "serve-tenant.ts")],
       {
         cwd: ROOT,
         env: { ...process.env, SMARTSPACE_ADMIN_TOKEN: undefined },
@@ -281,7 +281,7 @@ describe("verify end to end (CLI + real @azure/identity + emulated tenant over H
       // The printed command line, without the shell's line continuations.
       const command = printed.slice(printed.indexOf("npm run verify -- ")).replace(/\\\n\s*/g, "");
       const args = command.split("\n")[0].replace("npm run verify -- ", "").trim().split(/\s+/);
-      const result = await runScript(path.join("scripts", "verify.ts"), args, {
+      const result = await runScript(path.join("cli", "verify", "main.ts"), args, {
         ...process.env,
         ...exported,
         SMARTSPACE_ADMIN_TOKEN: undefined,

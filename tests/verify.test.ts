@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "mocha";
-import { HttpError, redact } from "../lib/http";
+import { HttpError, redact } from "../clients/http";
 import {
   decodeJwtClaims,
   ExitCode,
@@ -10,7 +10,7 @@ import {
   resolveAuthority,
   verify,
   type VerifyTarget,
-} from "../lib/verify";
+} from "../cli/verify/engine";
 import {
   APP_CLIENT_ID,
   CHAT_API_URL,

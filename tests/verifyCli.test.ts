@@ -4,14 +4,14 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { pathToFileURL } from "node:url";
 import { after, before, describe, it } from "mocha";
-import { ExitCode, Redactor } from "../lib/verify";
+import { ExitCode, Redactor } from "../cli/verify/engine";
 import {
   createPulumiRunner,
   type KeyVaultSecret,
   main,
   type PulumiRunner,
   type SecretReader,
-} from "../scripts/verify";
+} from "../cli/verify/main";
 import {
   APP_CLIENT_ID,
   CHAT_API_URL,

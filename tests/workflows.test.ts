@@ -21,13 +21,7 @@ import {
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { POLICY, SMARTSPACE_PRINCIPAL_CONFIG_KEY } from "../policy/policies";
-import {
-  formatFinding,
-  lintWorkflows,
-  loadLinter,
-  workflowFiles,
-  type Linter,
-} from "../scripts/lint-workflows";
+import { formatFinding, lintWorkflows, loadLinter, workflowFiles, type Linter } from "../cli/lint-workflows";
 import { SMARTSPACE } from "./support/azureMocks";
 
 const ROOT = path.resolve(__dirname, "..");
@@ -639,7 +633,7 @@ describe("GitHub Actions workflows", () => {
     assert.match(pulumiCommands(job, "preview")[0], /--refresh --expect-no-changes --json/);
     assert.match(
       step(job, "Classify the preview (drift or rotation due)").run ?? "",
-      /scripts\/classify-preview\.ts/,
+      /cli\/classify-preview\.ts/,
     );
     const script = String(job.steps.find((s) => s.uses?.startsWith("actions/github-script@"))?.with?.script);
     const dir = mkdtempSync(path.join(tmpdir(), "drift-issue-"));

@@ -22,8 +22,8 @@ import {
   ADMIN_TOKEN_ENV,
   createTokenResolver,
   resolveAdminToken,
-} from "../lib/adminApi";
-import { SmartspaceEmulator } from "./support/smartspaceEmulator";
+} from "../clients/adminApi";
+import { SmartspaceEmulator } from "../tools/emulators/smartspaceEmulator";
 
 const PROJECT_ROOT = path.resolve(__dirname, "..");
 const WORKSPACE = "9d2f6c1e-7b3a-4c5d-8e9f-0a1b2c3d4e5f";

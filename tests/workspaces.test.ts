@@ -1,5 +1,5 @@
 import * as assert from "node:assert/strict";
-import { ConfigError, parseStackConfig } from "../config";
+import { ConfigError, parseStackConfig } from "../program/config";
 import { WorkspaceAccessProvider, type WorkspaceAccessInputs } from "../components/workspaceAccess";
 import { SMARTSPACE } from "./support/azureMocks";
 import { baseConfig, WORKSPACE_A, WORKSPACE_B } from "./support/fixtures";

@@ -3,7 +3,7 @@
  * `fetch` that routes to handlers, output sinks, and unsigned JWTs (verify only decodes tokens).
  */
 import type { AccessToken, GetTokenOptions, TokenCredential } from "@azure/identity";
-import type { CredentialFactory, TextSink } from "../../lib/verify";
+import type { CredentialFactory, TextSink } from "../../cli/verify/engine";
 
 export const TENANT_ID = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d";
 export const CLIENT_ID = "11111111-2222-4333-8444-555555555555";

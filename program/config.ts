@@ -7,8 +7,8 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { DEFAULT_ROTATION_DAYS, MAX_ROTATION_DAYS, MIN_ROTATION_DAYS } from "./lib/rotation";
-import { GUID } from "./lib/ids";
+import { DEFAULT_ROTATION_DAYS, MAX_ROTATION_DAYS, MIN_ROTATION_DAYS } from "../rules/rotation";
+import { GUID } from "../rules/ids";
 
 export const PROJECT = "smartspace-integration";
 

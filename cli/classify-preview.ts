@@ -16,7 +16,7 @@
  *
  * Usage:
  *   npx pulumi preview --stack dev --refresh --expect-no-changes --json > preview.json; code=$?
- *   npx tsx scripts/classify-preview.ts --input preview.json --preview-exit-code "$code" --stack dev \
+ *   npx tsx cli/classify-preview.ts --input preview.json --preview-exit-code "$code" --stack dev \
  *     --markdown report.md --github-output "$GITHUB_OUTPUT"
  */
 import { readFileSync, appendFileSync, writeFileSync } from "node:fs";

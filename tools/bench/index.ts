@@ -2,7 +2,7 @@
  * `npm run bench`: how long evaluating the stack program takes, against the floor of registering the same
  * number of trivial resources with the bare Pulumi SDK.
  *
- * Each sample is a fresh process (scripts/bench/harness.js) that loads the program the way the Pulumi CLI
+ * Each sample is a fresh process (tools/bench/harness.js) that loads the program the way the Pulumi CLI
  * does, using the runtime options in Pulumi.yaml, under Pulumi's mocks. A benchmark, not a test: run it
  * on a quiet machine and record the figures in the README.
  *

@@ -23,9 +23,9 @@ import {
   isOutputValue,
   type MessageThread,
   type ThreadMessage as ChatMessageEntry,
-} from "./chatApi";
-import { HttpError, redact } from "./http";
-import { GUID } from "./ids";
+} from "../../clients/chatApi";
+import { HttpError, redact } from "../../clients/http";
+import { GUID } from "../../rules/ids";
 
 export const ExitCode = {
   Ok: 0,

@@ -13,8 +13,8 @@ import * as https from "node:https";
 import type { AddressInfo } from "node:net";
 
 // The contract's data shapes, shared with the client so that both sides of the tests speak one contract.
-import { PRINCIPAL_TYPES } from "../../lib/adminApi";
-import type { AccessEntry, PrincipalType, Workspace } from "../../lib/adminApi";
+import { PRINCIPAL_TYPES } from "../../clients/adminApi";
+import type { AccessEntry, PrincipalType, Workspace } from "../../clients/adminApi";
 
 export { PRINCIPAL_TYPES };
 export type { AccessEntry, PrincipalType, Workspace };

@@ -4,7 +4,7 @@
  * download), so it runs wherever `npm ci` ran. The WebAssembly build does not run shellcheck on `run:`
  * scripts (that needs a native binary); tests/workflows.test.ts checks those scripts with `bash -n`.
  *
- * Usage: npx tsx scripts/lint-workflows.ts [files or directories...]   (default: .github/workflows)
+ * Usage: npx tsx cli/lint-workflows.ts [files or directories...]   (default: .github/workflows)
  * Exit code: 0 clean, 1 findings, 2 no workflow found or the linter could not load.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";

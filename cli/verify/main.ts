@@ -4,7 +4,7 @@
  * Two ways to say which integration: from a stack (outputs and config read through the pinned Pulumi CLI,
  * the client secret read from Key Vault with the caller's own Azure login), or explicitly (no Pulumi; the
  * secret comes from a named environment variable, never from the command line). The checks themselves live
- * in lib/verify.ts; this file only turns arguments into a {@link VerifyTarget}.
+ * in ./engine.ts; this file only turns arguments into a {@link VerifyTarget}.
  */
 import { spawn } from "node:child_process";
 import * as path from "node:path";
@@ -24,11 +24,11 @@ import {
   VerifyUsageError,
   verify,
   withTimeout,
-} from "../lib/verify";
-import { pinnedCliLauncher, plan as planPulumi } from "./pulumi";
+} from "./engine";
+import { pinnedCliLauncher, plan as planPulumi } from "../pulumi";
 
 const PROJECT = "smartspace-integration";
-const PROJECT_ROOT = path.resolve(__dirname, "..");
+const PROJECT_ROOT = path.resolve(__dirname, "..", "..");
 const PULUMI_TIMEOUT_MS = 120_000;
 
 /** Runs the Pulumi CLI with `args` and resolves with its stdout; rejects with a message on failure. */

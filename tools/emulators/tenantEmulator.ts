@@ -10,7 +10,7 @@
  * plus the JWKS the metadata points to. MSAL requires the metadata's issuer to share scheme, host and port
  * with the authority, and @azure/identity requires https, so the emulator serves HTTPS for real use.
  *
- * `npm run emulator:tenant` (scripts/tenant-emulator.ts) serves one on its own.
+ * `npm run emulator:tenant` (tools/emulators/serve-tenant.ts) serves one on its own.
  */
 import { generateKeyPairSync, type KeyObject, randomUUID, sign, timingSafeEqual, verify } from "node:crypto";
 import * as fs from "node:fs";

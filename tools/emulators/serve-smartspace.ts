@@ -7,8 +7,8 @@
  */
 import { parseArgs } from "node:util";
 
-import { RecordedRequest, SmartspaceEmulator } from "../tests/support/smartspaceEmulator";
-import { GUID } from "../lib/ids";
+import { RecordedRequest, SmartspaceEmulator } from "./smartspaceEmulator";
+import { GUID } from "../../rules/ids";
 
 const DEMO_WORKSPACE = { id: "00000000-0000-4000-8000-000000000001", name: "Demo workspace" };
 
