@@ -5,8 +5,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { CredentialVault } from "./components/credentialVault";
 import { SmartspaceIntegration } from "./components/smartspaceIntegration";
 import { loadStackConfig } from "./program/config";
-import { adminApiScope } from "./clients/adminApi";
 import { lookupSmartspaceApp } from "./program/smartspaceApp";
+import { smartspaceScope } from "./rules/scopes";
 
 // Validate everything before declaring anything: a bad key must not leave a half-built environment.
 const config = loadStackConfig();
@@ -33,7 +33,7 @@ const adminApi =
     ? undefined
     : {
         url: config.smartspace.adminApiUrl,
-        tokenScope: config.smartspace.adminApiScope ?? smartspace.clientId.apply(adminApiScope),
+        tokenScope: config.smartspace.adminApiScope ?? smartspace.clientId.apply(smartspaceScope),
       };
 
 const vault = new CredentialVault("credentials", {

@@ -2,47 +2,37 @@
  * The one adapter for the Smartspace admin API (contract: ../shared/smartspace-api.md). Smartspace has not
  * published this API; when it does, its paths and payloads change here and nowhere else.
  *
- * Also resolves the admin bearer token: `SMARTSPACE_ADMIN_TOKEN` when set, otherwise `@azure/identity`'s
- * DefaultAzureCredential for the Smartspace app's `/.default` scope, cached per scope until shortly before
- * it expires.
+ * Every answer is validated against the contract before anything is concluded from it: a grant for another
+ * principal, a principal type outside the contract or an empty body is an error, never a success.
  *
- * The WorkspaceAccess dynamic provider loads this file (and ./http) from the project directory at run time,
- * in Pulumi's provider host (see components/workspaceAccess.ts); it is not serialized into state. Hence:
- * - it is part of the provider's contract: grants whose state an older version wrote call this file's
- *   current code, so it stays at lib/adminApi.ts, and `new AdminApiClient({ adminApiUrl, tokenScope })`
- *   with `getWorkspace`, `getAccess`, `grantAccess` and `revokeAccess` stay compatible. Any edit here
- *   changes the provider version, so `pulumi preview` shows it as an update of every grant;
- * - configuration is read from the environment at call time (the provider captures none), and the
- *   process-wide token cache hangs off `globalThis`, shared by every copy of this module in a process (tests
- *   load it through ts-node and, via the provider, through tsx);
- * - `@azure/identity` is required when first needed: it is slow to load, and unneeded when
- *   SMARTSPACE_ADMIN_TOKEN is set.
+ * The admin token comes from `SMARTSPACE_ADMIN_TOKEN` when set (read at each request), otherwise from
+ * `@azure/identity`'s DefaultAzureCredential for the client's scope, cached and refreshed by the SDK's
+ * bearer-token policy. The WorkspaceAccess provider also reaches this module through lib/adminApi.ts, for
+ * grants stored by earlier versions: keep `new AdminApiClient({ adminApiUrl, tokenScope })` and its
+ * `getWorkspace`, `getAccess`, `grantAccess` and `revokeAccess` compatible.
  */
-import { HTTP_DEFAULTS, HttpClient, HttpError, backoffDelay } from "./http";
-import type { HttpClientOptions, RetryEvent } from "./http";
-
-export {
-  PRINCIPAL_TYPES,
-  ADMIN_TOKEN_ENV,
-  ADMIN_TIME_SCALE_ENV,
-  ADMIN_API_DEFAULTS,
-  TOKEN_REFRESH_MARGIN_MS,
-};
+import type { AccessToken, TokenCredential } from "@azure/core-auth";
+import { z } from "zod";
+import { GUID } from "../rules/ids";
+import { normalizeEndpoint } from "../rules/urls";
+import { deployerCredential } from "./credentials";
+import { HTTP_DEFAULTS, HttpClient, HttpError, type HttpClientOptions } from "./http";
 
 export type PrincipalType = "ServicePrincipal" | "User" | "Group";
-const PRINCIPAL_TYPES: readonly PrincipalType[] = ["ServicePrincipal", "User", "Group"];
+export const PRINCIPAL_TYPES: readonly PrincipalType[] = ["ServicePrincipal", "User", "Group"];
 
-export interface Workspace {
-  readonly id: string;
-  readonly name: string;
-}
+const guid = z.string().regex(GUID, { error: "expected a GUID" });
 
-export interface AccessEntry {
-  /** Entra object ID of the service principal (or user, group). */
-  readonly principalId: string;
-  readonly principalType: PrincipalType;
-  readonly displayName: string;
-}
+const workspaceSchema = z.looseObject({ id: guid, name: z.string() });
+const accessEntrySchema = z.looseObject({
+  principalId: guid,
+  principalType: z.enum(["ServicePrincipal", "User", "Group"]),
+  displayName: z.string(),
+});
+const accessListSchema = z.looseObject({ data: z.array(accessEntrySchema) });
+
+export type Workspace = Readonly<z.output<typeof workspaceSchema>>;
+export type AccessEntry = Readonly<z.output<typeof accessEntrySchema>>;
 
 export interface GrantRequest {
   readonly principalType: PrincipalType;
@@ -56,14 +46,14 @@ export interface GrantResult {
 }
 
 /** A pre-acquired bearer token for the admin API (pipelines that already hold one; tests). */
-const ADMIN_TOKEN_ENV = "SMARTSPACE_ADMIN_TOKEN";
+export const ADMIN_TOKEN_ENV = "SMARTSPACE_ADMIN_TOKEN";
 /**
  * Multiplies every timeout, deadline and backoff the admin client uses by default (not a server's
  * Retry-After). For tests and emulator demos, e.g. 0.01 turns the two-minute replication wait into 1.2 s.
  */
-const ADMIN_TIME_SCALE_ENV = "SMARTSPACE_ADMIN_TIME_SCALE";
+export const ADMIN_TIME_SCALE_ENV = "SMARTSPACE_ADMIN_TIME_SCALE";
 
-const ADMIN_API_DEFAULTS = {
+export const ADMIN_API_DEFAULTS = {
   ...HTTP_DEFAULTS,
   /** How long a grant keeps retrying `409 PrincipalNotFound` (Entra ID replication). */
   principalNotFoundWindowMs: 120_000,
@@ -71,17 +61,7 @@ const ADMIN_API_DEFAULTS = {
   principalNotFoundBackoffMaxMs: 15_000,
 } as const;
 
-/** A cached token is replaced this long before it expires, so no call starts with a token about to lapse. */
-const TOKEN_REFRESH_MARGIN_MS = 5 * 60_000;
-
-export type AdminApiTimings = {
-  -readonly [K in keyof typeof ADMIN_API_DEFAULTS]: number;
-};
-
-/** The app-only scope for the Smartspace APIs. */
-export function adminApiScope(appClientId: string): string {
-  return `api://${appClientId}/.default`;
-}
+export type AdminApiTimings = { -readonly [K in keyof typeof ADMIN_API_DEFAULTS]: number };
 
 /** Default timings, scaled by `SMARTSPACE_ADMIN_TIME_SCALE` when it is set. */
 export function adminApiTimings(
@@ -99,101 +79,58 @@ export function adminApiTimings(
   }
   const timings = { ...ADMIN_API_DEFAULTS } as AdminApiTimings;
   for (const name of Object.keys(timings) as (keyof AdminApiTimings)[]) {
-    if (name !== "maxRetries") {
+    if (name !== "maxRetries" && name !== "maxResponseBytes") {
       timings[name] = Math.max(1, Math.round(timings[name] * scale));
     }
   }
   return timings;
 }
 
-/** The subset of `@azure/identity`'s TokenCredential this module uses. */
-export interface TokenCredentialLike {
-  getToken(scope: string): Promise<{ readonly token: string; readonly expiresOnTimestamp: number } | null>;
-}
+/** `SMARTSPACE_ADMIN_TOKEN` when it is set at the time of the request, otherwise the deployer's credential. */
+export class AdminTokenCredential implements TokenCredential {
+  constructor(
+    private readonly env: Readonly<Record<string, string | undefined>> = process.env,
+    private readonly fallback: TokenCredential = deployerCredential(),
+  ) {}
 
-export interface TokenResolverOptions {
-  /** Default: `new DefaultAzureCredential()`, created on first use. */
-  readonly credential?: TokenCredentialLike;
-  readonly now?: () => number;
-  /** Default {@link TOKEN_REFRESH_MARGIN_MS}. */
-  readonly refreshMarginMs?: number;
-  /** Where `SMARTSPACE_ADMIN_TOKEN` is read, at each call. Default `process.env`. */
-  readonly env?: Readonly<Record<string, string | undefined>>;
-}
-
-/**
- * Returns a function that yields a bearer token for a scope: `SMARTSPACE_ADMIN_TOKEN` if set, otherwise a
- * credential token, one per scope, reused until `refreshMarginMs` before expiry. Concurrent callers share
- * one acquisition (a stack with hundreds of grants asks Entra ID once).
- */
-export function createTokenResolver(options: TokenResolverOptions = {}): (scope: string) => Promise<string> {
-  const now = options.now ?? Date.now;
-  const margin = options.refreshMarginMs ?? TOKEN_REFRESH_MARGIN_MS;
-  const cache: Record<string, { promise: Promise<string>; expiresAt: number } | undefined> = {};
-  let credential = options.credential;
-
-  return async (scope: string) => {
-    const fromEnv = (options.env ?? process.env)[ADMIN_TOKEN_ENV]?.trim();
+  async getToken(scopes: string | string[]): Promise<AccessToken> {
+    const fromEnv = this.env[ADMIN_TOKEN_ENV]?.trim();
     if (fromEnv) {
-      return fromEnv;
+      return { token: fromEnv, expiresOnTimestamp: expiryOf(fromEnv) };
     }
-    const cached = cache[scope];
-    if (cached && (cached.expiresAt === Infinity || now() < cached.expiresAt - margin)) {
-      return cached.promise;
+    const scope = Array.isArray(scopes) ? scopes.join(" ") : scopes;
+    let token: AccessToken | null;
+    try {
+      token = await this.fallback.getToken(scopes);
+    } catch (error) {
+      throw new Error(
+        `could not get a token for ${scope} with DefaultAzureCredential (sign in with az login, or run with a ` +
+          `managed identity or AZURE_CLIENT_ID/AZURE_TENANT_ID/AZURE_CLIENT_SECRET, or set ${ADMIN_TOKEN_ENV}): ` +
+          (error instanceof Error ? error.message : String(error)),
+      );
     }
-    if (!credential) {
-      // Loaded on first use: @azure/identity takes a noticeable time to load and is not needed when a
-      // token comes from the environment. The provider host resolves it from the project's node_modules.
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const identity = require("@azure/identity") as typeof import("@azure/identity");
-      credential = new identity.DefaultAzureCredential();
+    if (!token) {
+      throw new Error(
+        `DefaultAzureCredential returned no token for ${scope}; set ${ADMIN_TOKEN_ENV} instead`,
+      );
     }
-    const source = credential;
-    const entry: { promise: Promise<string>; expiresAt: number } = {
-      promise: Promise.resolve(""),
-      expiresAt: Infinity,
-    };
-    entry.promise = (async () => {
-      let accessToken: Awaited<ReturnType<TokenCredentialLike["getToken"]>>;
-      try {
-        accessToken = await source.getToken(scope);
-      } catch (error) {
-        throw new Error(
-          `could not get a token for ${scope} with DefaultAzureCredential (sign in with az login, or run ` +
-            `with a managed identity or AZURE_CLIENT_ID/AZURE_TENANT_ID/AZURE_CLIENT_SECRET, or set ` +
-            `${ADMIN_TOKEN_ENV}): ${error instanceof Error ? error.message : String(error)}`,
-        );
-      }
-      if (!accessToken) {
-        throw new Error(
-          `DefaultAzureCredential returned no token for ${scope}; set ${ADMIN_TOKEN_ENV} instead`,
-        );
-      }
-      entry.expiresAt = accessToken.expiresOnTimestamp;
-      return accessToken.token;
-    })();
-    cache[scope] = entry;
-    entry.promise.catch(() => {
-      if (cache[scope] === entry) {
-        cache[scope] = undefined;
-      }
-    });
-    return entry.promise;
-  };
+    return token;
+  }
 }
 
-/** Property of `globalThis` holding this process's resolver: outside any module, so never serialized. */
-const GLOBAL_RESOLVER_KEY = "__smartspaceAdminTokenResolver";
-
-/** The process-wide token resolver (see {@link createTokenResolver}). */
-export function resolveAdminToken(scope: string): Promise<string> {
-  const holder = globalThis as unknown as Record<string, ((scope: string) => Promise<string>) | undefined>;
-  let resolver = holder[GLOBAL_RESOLVER_KEY];
-  if (!resolver) {
-    resolver = createTokenResolver();
-    holder[GLOBAL_RESOLVER_KEY] = resolver;
+/** A JWT's `exp`, or five minutes from now for a token that does not say (the SDK refreshes before it). */
+function expiryOf(token: string): number {
+  try {
+    const exp = (
+      JSON.parse(Buffer.from(token.split(".")[1] ?? "", "base64url").toString("utf8")) as { exp?: unknown }
+    ).exp;
+    if (typeof exp === "number" && Number.isFinite(exp)) {
+      return exp * 1000;
+    }
+  } catch {
+    // Not a JWT.
   }
-  return resolver(scope);
+  return Date.now() + 5 * 60_000;
 }
 
 export interface AdminApiClientOptions extends Partial<AdminApiTimings> {
@@ -201,86 +138,93 @@ export interface AdminApiClientOptions extends Partial<AdminApiTimings> {
   readonly adminApiUrl: string;
   /** Scope of the admin token, `api://<smartspace app client id>/.default` unless configured otherwise. */
   readonly tokenScope: string;
-  /** Default: {@link resolveAdminToken} for `tokenScope`. */
-  readonly getToken?: () => Promise<string>;
-  readonly fetch?: typeof fetch;
-  readonly random?: () => number;
-  readonly sleep?: (ms: number) => Promise<void>;
+  /** Default: {@link AdminTokenCredential}. */
+  readonly credential?: TokenCredential;
+  readonly agent?: HttpClientOptions["agent"];
   readonly now?: () => number;
-  readonly onRetry?: (event: RetryEvent) => void;
+  readonly sleep?: (ms: number) => Promise<void>;
+  readonly random?: () => number;
 }
 
-/** Typed client for the admin-API contract. Holds no token; cheap to create per operation. */
+/** Typed client for the admin-API contract. */
 export class AdminApiClient {
   readonly adminApiUrl: string;
   readonly tokenScope: string;
   private readonly http: HttpClient;
-  private readonly options: AdminApiClientOptions & AdminApiTimings;
+  private readonly timings: AdminApiTimings;
+  private readonly options: AdminApiClientOptions;
 
   constructor(options: AdminApiClientOptions) {
-    const timings = adminApiTimings();
-    this.options = { ...timings, ...withoutUndefined(options) } as AdminApiClientOptions & AdminApiTimings;
-    this.adminApiUrl = options.adminApiUrl.replace(/\/+$/, "");
+    this.options = options;
+    const defaults = adminApiTimings();
+    this.timings = Object.fromEntries(
+      Object.entries(defaults).map(([name, value]) => [
+        name,
+        options[name as keyof AdminApiTimings] ?? value,
+      ]),
+    ) as AdminApiTimings;
+    this.adminApiUrl = normalizeEndpoint(options.adminApiUrl);
     this.tokenScope = options.tokenScope;
-    const o = this.options;
-    const httpOptions: HttpClientOptions = {
+    this.http = new HttpClient({
+      ...this.timings,
       baseUrl: this.adminApiUrl,
-      getToken: o.getToken ?? (() => resolveAdminToken(o.tokenScope)),
-      fetch: o.fetch,
-      timeoutMs: o.timeoutMs,
-      deadlineMs: o.deadlineMs,
-      maxRetries: o.maxRetries,
-      backoffBaseMs: o.backoffBaseMs,
-      backoffMaxMs: o.backoffMaxMs,
-      random: o.random,
-      sleep: o.sleep,
-      now: o.now,
-      onRetry: o.onRetry,
-    };
-    this.http = new HttpClient(httpOptions);
+      credential: options.credential ?? new AdminTokenCredential(),
+      scope: options.tokenScope,
+      agent: options.agent,
+      now: options.now,
+    });
+  }
+
+  /**
+   * Whether a failed grant may nonetheless have been applied: the request may have reached the server and
+   * its answer was lost or could not be read. A refused one (4xx, a redirect, no token) was not.
+   */
+  static mayHaveApplied(error: unknown): boolean {
+    if (!(error instanceof HttpError)) {
+      return true;
+    }
+    switch (error.kind) {
+      case "token":
+      case "redirect":
+        return false;
+      case "status":
+        return error.status === undefined || error.status >= 500;
+      default:
+        return true;
+    }
   }
 
   /** The workspace; fails with "workspace <id> not found at <url>" when it does not exist. */
   async getWorkspace(workspaceId: string): Promise<Workspace> {
+    const path = ["workspaces", workspaceId];
     try {
-      const response = await this.http.request<Workspace>("GET", ["workspaces", workspaceId]);
-      return response.body;
-    } catch (error) {
-      if (error instanceof HttpError && error.status === 404) {
-        throw error.withHint(`workspace ${workspaceId} not found at ${this.adminApiUrl}`);
+      const response = await this.http.request("GET", path);
+      const workspace = this.http.parse(response, workspaceSchema, "a workspace ({id, name})");
+      if (workspace.id.toLowerCase() !== workspaceId.toLowerCase()) {
+        throw this.mismatch(response, `a workspace with id ${workspaceId}, got ${workspace.id}`);
       }
-      throw this.explain(error);
+      return workspace;
+    } catch (error) {
+      throw this.explain(error, workspaceId);
     }
   }
 
   async listAccess(workspaceId: string): Promise<AccessEntry[]> {
     try {
-      const response = await this.http.request<{ data?: AccessEntry[] }>("GET", [
-        "workspaces",
-        workspaceId,
-        "access",
-      ]);
-      return response.body?.data ?? [];
+      const response = await this.http.request("GET", ["workspaces", workspaceId, "access"]);
+      return this.http.parse(response, accessListSchema, "an access list ({data: [AccessEntry]})").data;
     } catch (error) {
-      if (error instanceof HttpError && error.status === 404) {
-        throw error.withHint(`workspace ${workspaceId} not found at ${this.adminApiUrl}`);
-      }
-      throw this.explain(error);
+      throw this.explain(error, workspaceId);
     }
   }
 
   /** The grant, or undefined when the principal has no access (404). */
   async getAccess(workspaceId: string, principalId: string): Promise<AccessEntry | undefined> {
     try {
-      const response = await this.http.request<AccessEntry>("GET", [
-        "workspaces",
-        workspaceId,
-        "access",
-        principalId,
-      ]);
-      return response.body;
+      const response = await this.http.request("GET", ["workspaces", workspaceId, "access", principalId]);
+      return this.entryFor(response, principalId);
     } catch (error) {
-      if (error instanceof HttpError && error.status === 404) {
+      if (error instanceof HttpError && error.kind === "status" && error.status === 404) {
         return undefined;
       }
       throw this.explain(error);
@@ -292,57 +236,43 @@ export class AdminApiClient {
    * ago, not yet replicated to Smartspace) is retried with backoff for `principalNotFoundWindowMs`.
    */
   async grantAccess(workspaceId: string, principalId: string, grant: GrantRequest): Promise<GrantResult> {
-    const o = this.options;
-    const now = o.now ?? Date.now;
-    const sleep = o.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+    const t = this.timings;
+    const now = this.options.now ?? Date.now;
+    const sleep =
+      this.options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+    const random = this.options.random ?? Math.random;
     const started = now();
     for (let attempt = 1; ; attempt++) {
       try {
-        const response = await this.http.request<AccessEntry>(
-          "PUT",
-          ["workspaces", workspaceId, "access", principalId],
-          {
-            body: { principalType: grant.principalType, displayName: grant.displayName },
-            expect: [200, 201],
-          },
-        );
-        const entry: AccessEntry = {
-          principalId: response.body?.principalId ?? principalId,
-          principalType: response.body?.principalType ?? grant.principalType,
-          displayName: response.body?.displayName ?? grant.displayName,
-        };
+        const response = await this.http.request("PUT", ["workspaces", workspaceId, "access", principalId], {
+          body: { principalType: grant.principalType, displayName: grant.displayName },
+          expect: [200, 201],
+        });
+        const entry = this.entryFor(response, principalId);
+        if (entry.principalType !== grant.principalType) {
+          throw this.mismatch(response, `a grant as ${grant.principalType}, got ${entry.principalType}`);
+        }
         return { entry, created: response.status === 201 };
       } catch (error) {
         if (!(error instanceof HttpError && error.status === 409 && error.code === "PrincipalNotFound")) {
-          if (error instanceof HttpError && error.status === 404) {
-            throw error.withHint(`workspace ${workspaceId} not found at ${this.adminApiUrl}`);
-          }
-          throw this.explain(error);
+          throw this.explain(error, workspaceId);
         }
-        const delay = backoffDelay(attempt, {
-          baseMs: o.principalNotFoundBackoffBaseMs,
-          maxMs: o.principalNotFoundBackoffMaxMs,
-          random: o.random ?? Math.random,
-        });
+        const nominal = Math.min(
+          t.principalNotFoundBackoffMaxMs,
+          t.principalNotFoundBackoffBaseMs * 2 ** (attempt - 1),
+        );
+        const delay = Math.round(nominal / 2 + random() * (nominal / 2));
         const elapsed = now() - started;
-        if (elapsed + delay > o.principalNotFoundWindowMs) {
-          throw error
-            .withAttempts(attempt, `still not visible after ${Math.round(elapsed / 1000)} s of retrying`)
-            .withHint(
-              `Smartspace cannot see principal ${principalId} yet (409 PrincipalNotFound). A service principal ` +
-                `created moments ago takes seconds to minutes to replicate through the Entra ID directory ` +
-                `before other services can find it; run the deployment again in a few minutes. If this ` +
-                `persists, check that ${principalId} is the service principal's object ID (not its client ID ` +
-                `or the application's object ID) in the tenant Smartspace is installed in`,
-            );
+        if (elapsed + delay > t.principalNotFoundWindowMs) {
+          throw error.withHint(
+            `Smartspace cannot see principal ${principalId} yet (409 PrincipalNotFound, still not visible after ` +
+              `${Math.round(elapsed / 1000)} s and ${attempt} attempts). A service principal created moments ago ` +
+              `takes seconds to minutes to replicate through the Entra ID directory before other services can ` +
+              `find it; run the deployment again in a few minutes. If this persists, check that ${principalId} ` +
+              `is the service principal's object ID (not its client ID or the application's object ID) in the ` +
+              `tenant Smartspace is installed in`,
+          );
         }
-        o.onRetry?.({
-          method: "PUT",
-          url: this.http.url(["workspaces", workspaceId, "access", principalId]),
-          attempt,
-          delayMs: delay,
-          error,
-        });
         await sleep(delay);
       }
     }
@@ -356,15 +286,43 @@ export class AdminApiClient {
       });
       return true;
     } catch (error) {
-      if (error instanceof HttpError && error.status === 404) {
+      if (error instanceof HttpError && error.kind === "status" && error.status === 404) {
         return false;
       }
       throw this.explain(error);
     }
   }
 
+  /** The AccessEntry a response carries, which must be the asked principal's. */
+  private entryFor(response: Parameters<HttpClient["parse"]>[0], principalId: string): AccessEntry {
+    const entry = this.http.parse(
+      response,
+      accessEntrySchema,
+      "an AccessEntry ({principalId, principalType, displayName})",
+    );
+    if (entry.principalId.toLowerCase() !== principalId.toLowerCase()) {
+      throw this.mismatch(
+        response,
+        `the grant of principal ${principalId}, got one for ${entry.principalId}`,
+      );
+    }
+    return entry;
+  }
+
+  private mismatch(response: Parameters<HttpClient["parse"]>[0], detail: string): HttpError {
+    return new HttpError({
+      kind: "invalid-response",
+      method: response.method,
+      url: response.url,
+      status: response.status,
+      body: response.text,
+      detail: `expected ${detail}`,
+      secrets: this.http.secrets,
+    });
+  }
+
   /** Adds the likely cause to the failures a user can act on. */
-  private explain(error: unknown): unknown {
+  private explain(error: unknown, workspaceId?: string): unknown {
     if (!(error instanceof HttpError)) {
       return error;
     }
@@ -372,6 +330,16 @@ export class AdminApiClient {
       return error.withHint(
         `Could not authenticate to the Smartspace admin API (token scope ${this.tokenScope})`,
       );
+    }
+    if (error.kind === "redirect") {
+      return error.withHint(
+        `The Smartspace admin API at ${this.adminApiUrl} answered with a redirect. Redirects are never followed ` +
+          `(the token must not reach another address): set smartspace-integration:smartspace.adminApiUrl to ` +
+          `the address the API really serves`,
+      );
+    }
+    if (error.kind !== "status") {
+      return error;
     }
     switch (error.status) {
       case 400:
@@ -388,12 +356,12 @@ export class AdminApiClient {
             `${this.tokenScope} was accepted, but only a Smartspace administrator may change workspace access. ` +
             `Deploy as a Smartspace admin, or ask one to give this identity admin rights`,
         );
+      case 404:
+        return workspaceId === undefined
+          ? error
+          : error.withHint(`workspace ${workspaceId} not found at ${this.adminApiUrl}`);
       default:
         return error;
     }
   }
-}
-
-function withoutUndefined<T extends object>(value: T): Partial<T> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

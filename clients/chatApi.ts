@@ -4,6 +4,7 @@
  * caller finds out about a flow that outlived its HTTP request.
  */
 import { z } from "zod";
+import type { TokenCredential } from "@azure/core-auth";
 import { HttpClient, type HttpClientOptions } from "./http";
 
 /** Value `type`s that mark a flow's outputs (the API uses either the enum name or its number). */
@@ -45,26 +46,18 @@ export function isOutputValue(value: ChatValue): boolean {
   return OUTPUT_TYPES.includes(value.type);
 }
 
-/** A success status whose body does not have the documented shape. */
-export class ChatResponseError extends Error {
-  constructor(
-    readonly method: string,
-    readonly url: string,
-    problem: string,
-  ) {
-    super(`${method} ${url} answered with an unexpected body: ${problem}`);
-    this.name = "ChatResponseError";
-  }
-}
-
-export interface ChatApiClientOptions extends Omit<
+export interface ChatApiClientOptions extends Pick<
   HttpClientOptions,
-  "baseUrl" | "getToken" | "headers" | "onRetry"
+  "timeoutMs" | "deadlineMs" | "maxRetries" | "backoffBaseMs" | "backoffMaxMs" | "agent" | "transport" | "now"
 > {
   /** The chat API base URL shown in the Smartspace admin portal. */
   readonly baseUrl: string;
-  /** Bearer token for `api://<Smartspace app client id>/.default`, or a function returning one. */
-  readonly token: string | (() => Promise<string>);
+  /** Source of bearer tokens for `scope`. */
+  readonly credential: TokenCredential;
+  /** `api://<Smartspace app client id>/.default`. */
+  readonly scope: string;
+  /** Largest reply read. Default 4 MiB: a flow's outputs can be sizeable. */
+  readonly maxResponseBytes?: number;
 }
 
 export interface CallOptions {
@@ -84,17 +77,17 @@ export class ChatApiClient {
   private readonly http: HttpClient;
 
   constructor(options: ChatApiClientOptions) {
-    const { token, ...rest } = options;
-    this.http = new HttpClient({
-      maxRetries: 2,
-      ...rest,
-      getToken: typeof token === "string" ? async () => token : token,
-    });
+    this.http = new HttpClient({ maxRetries: 2, maxResponseBytes: 4 * 1024 * 1024, ...options });
+  }
+
+  /** Tokens the client has sent, for callers that print what it returns. */
+  get secrets(): readonly string[] {
+    return this.http.secrets;
   }
 
   /**
-   * `POST /messages`. Not idempotent (each call runs the workspace's flow again), so it is retried only when
-   * the request certainly was not processed: a 429, or a refused connection.
+   * `POST /messages`. Not idempotent (each call runs the workspace's flow again), so it is retried only on
+   * 429, which says the request was not processed.
    */
   async postMessage(input: PostMessageInput, options: CallOptions = {}): Promise<ChatMessage> {
     const body = {
@@ -102,16 +95,13 @@ export class ChatApiClient {
       inputs: [{ name: "prompt", value: [{ text: input.text }] }],
       ...(input.messageThreadId !== undefined ? { messageThreadId: input.messageThreadId } : {}),
     };
-    const response = await this.http.request<unknown>("POST", "/messages", {
+    const response = await this.http.request("POST", ["messages"], {
       body,
       expect: [200, 201],
-      retryOn: (error) =>
-        (error.kind === "status" && error.status === 429) ||
-        (error.kind === "network" && (error.detail ?? "").includes("[ECONNREFUSED]")),
       timeoutMs: options.timeoutMs,
       deadlineMs: options.timeoutMs,
     });
-    return this.parse(chatMessageSchema, response.body, "POST", this.http.url("/messages"));
+    return this.http.parse(response, chatMessageSchema, "a message ({id, messageThreadId, values})");
   }
 
   /** `GET /workspaces/{id}/messagethreads?take=N`: the workspace's most recent threads. */
@@ -119,23 +109,21 @@ export class ChatApiClient {
     workspaceId: string,
     options: CallOptions & { readonly take?: number } = {},
   ): Promise<MessageThread[]> {
-    const path = ["workspaces", workspaceId, "messagethreads"];
-    const response = await this.http.request<unknown>("GET", path, {
+    const response = await this.http.request("GET", ["workspaces", workspaceId, "messagethreads"], {
       query: { take: options.take ?? 20 },
       deadlineMs: options.timeoutMs,
       timeoutMs: options.timeoutMs,
     });
-    return this.parse(threadListSchema, response.body, "GET", this.http.url(path)).data;
+    return this.http.parse(response, threadListSchema, "a thread list ({data: [thread]})").data;
   }
 
   /** `GET /messagethreads/{id}`: one thread, including whether its flow is still running. */
   async getMessageThread(threadId: string, options: CallOptions = {}): Promise<MessageThread> {
-    const path = ["messagethreads", threadId];
-    const response = await this.http.request<unknown>("GET", path, {
+    const response = await this.http.request("GET", ["messagethreads", threadId], {
       deadlineMs: options.timeoutMs,
       timeoutMs: options.timeoutMs,
     });
-    return this.parse(threadSchema, response.body, "GET", this.http.url(path));
+    return this.http.parse(response, threadSchema, "a thread ({id, isFlowRunning})");
   }
 
   /** `GET /messagethreads/{id}/messages?take=N&skip=M`: a page of the thread's messages, newest first. */
@@ -143,24 +131,11 @@ export class ChatApiClient {
     threadId: string,
     options: CallOptions & { readonly take?: number; readonly skip?: number } = {},
   ): Promise<ThreadMessage[]> {
-    const path = ["messagethreads", threadId, "messages"];
-    const response = await this.http.request<unknown>("GET", path, {
+    const response = await this.http.request("GET", ["messagethreads", threadId, "messages"], {
       query: { take: options.take ?? 20, skip: options.skip },
       deadlineMs: options.timeoutMs,
       timeoutMs: options.timeoutMs,
     });
-    return this.parse(messageListSchema, response.body, "GET", this.http.url(path)).data;
-  }
-
-  private parse<T>(schema: z.ZodType<T>, body: unknown, method: string, url: string): T {
-    const result = schema.safeParse(body);
-    if (!result.success) {
-      const problem = result.error.issues
-        .slice(0, 3)
-        .map((issue) => `${issue.path.join(".") || "body"}: ${issue.message}`)
-        .join("; ");
-      throw new ChatResponseError(method, url, problem);
-    }
-    return result.data;
+    return this.http.parse(response, messageListSchema, "a message page ({data: [message]})").data;
   }
 }

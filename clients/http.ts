@@ -1,178 +1,175 @@
 /**
- * A small JSON-over-HTTP core shared by every API client in this project (the Smartspace admin API, the
- * Smartspace chat API): bearer authentication, a per-attempt timeout, an overall deadline, bounded retries
- * with exponential backoff and jitter, `Retry-After`, typed errors, and redaction of the bearer token.
- *
- * The WorkspaceAccess dynamic provider loads this module at run time in Pulumi's provider host (through
- * lib/adminApi.ts; see components/workspaceAccess.ts), so any edit here changes that provider's version and
- * shows as an update of every grant in `pulumi preview`. Every clock, sleep and random source is injectable.
+ * The HTTP core of the Smartspace API clients, on the Azure SDK's own pipeline (@azure/core-rest-pipeline):
+ * the SDK brings bearer tokens (cached, refreshed before expiry), retries with jittered exponential backoff
+ * and `Retry-After`, per-try timeouts, proxy support and header-redacting logs (`AZURE_LOG_LEVEL=info`).
+ * This module adds what the SDK leaves open, for servers that misbehave:
+ * - no redirect is ever followed: a 3xx is an error naming its location;
+ * - response bodies are capped (success and error alike), and reading one is bounded in time;
+ * - an overall deadline over all attempts; a `Retry-After` beyond it fails at once;
+ * - only idempotent methods are retried on ambiguous failures; POST only on 429, which means "not processed";
+ * - every failure is an {@link HttpError} naming method, URL and status, with every token redacted.
+ * Contract validation (the shape of each answer) belongs to the API clients, which use {@link parseJson}.
  */
+import type { Agent } from "node:http";
+import type { AccessToken, GetTokenOptions, TokenCredential } from "@azure/core-auth";
+import {
+  agentPolicy,
+  bearerTokenAuthenticationPolicy,
+  createDefaultHttpClient,
+  createEmptyPipeline,
+  createHttpHeaders,
+  createPipelineRequest,
+  defaultRetryPolicy,
+  type HttpClient as SdkHttpClient,
+  isRestError,
+  logPolicy,
+  type Pipeline,
+  type PipelinePolicy,
+  type PipelineRequest,
+  type PipelineResponse,
+  proxyPolicy,
+  RestError,
+  retryPolicy,
+  type RetryStrategy,
+  userAgentPolicy,
+} from "@azure/core-rest-pipeline";
+import type { z } from "zod";
 
-export { IDEMPOTENT_METHODS, HTTP_DEFAULTS, BODY_EXCERPT_LENGTH };
-
-export type HttpMethod = "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE";
+export type HttpMethod = "GET" | "PUT" | "POST" | "DELETE";
 
 /** Methods whose repetition has no additional effect, so a retry after an ambiguous failure is safe. */
-const IDEMPOTENT_METHODS: readonly HttpMethod[] = ["GET", "HEAD", "PUT", "DELETE"];
+const IDEMPOTENT: ReadonlySet<HttpMethod> = new Set(["GET", "PUT", "DELETE"]);
 
-const HTTP_DEFAULTS = {
+export const HTTP_DEFAULTS = {
+  /** One attempt, headers and body. */
   timeoutMs: 30_000,
+  /** The whole call: every attempt and every wait. */
   deadlineMs: 120_000,
   maxRetries: 5,
   backoffBaseMs: 500,
   backoffMaxMs: 20_000,
+  /** Largest success body read; a larger one fails the call. */
+  maxResponseBytes: 1024 * 1024,
 } as const;
 
-/** Longest body excerpt kept in an error: enough to read a JSON error, short enough for a log line. */
-const BODY_EXCERPT_LENGTH = 300;
+/** Bytes of an error body kept for the message: enough for a JSON error, the rest is discarded unread. */
+const ERROR_BODY_BYTES = 16 * 1024;
+/** Characters of a body quoted in an error message. */
+export const BODY_EXCERPT_LENGTH = 300;
 
-export interface HttpClientOptions {
-  /** Base URL; may carry a path prefix (`https://host/api`), which is kept. */
+export type HttpTimings = { -readonly [K in keyof typeof HTTP_DEFAULTS]: number };
+
+export interface HttpClientOptions extends Partial<HttpTimings> {
+  /** Base URL (https), possibly with a path prefix (`https://host/api`), which is kept. */
   readonly baseUrl: string;
-  /** Returns the bearer token for each attempt; called again on retries so a refreshed token is used. */
-  readonly getToken: () => Promise<string>;
-  /** Default: the global `fetch`. */
-  readonly fetch?: typeof fetch;
-  /** Limit for one attempt, including reading the body. Default 30 000 ms. */
-  readonly timeoutMs?: number;
-  /** Limit for the whole call, all attempts and waits included. Default 120 000 ms. */
-  readonly deadlineMs?: number;
-  /** Retries after the first attempt. Default 5. */
-  readonly maxRetries?: number;
-  /** First backoff delay; doubles per retry. Default 500 ms. */
-  readonly backoffBaseMs?: number;
-  /** Largest backoff delay (Retry-After is not capped by it, only by the deadline). Default 20 000 ms. */
-  readonly backoffMaxMs?: number;
-  /** Source of jitter in [0, 1). Default `Math.random`. */
-  readonly random?: () => number;
-  /** Waits between attempts. Default a `setTimeout` promise. */
-  readonly sleep?: (ms: number) => Promise<void>;
-  /** Clock in epoch milliseconds, used for the deadline and HTTP-date `Retry-After`. Default `Date.now`. */
+  /** Source of bearer tokens for `scope`. */
+  readonly credential: TokenCredential;
+  readonly scope: string;
+  /** Transport agent, e.g. one trusting a local emulator's certificate. Default: the SDK's. */
+  readonly agent?: Agent;
+  /** The transport itself (tests that answer in-process). Default: the SDK's Node.js client. */
+  readonly transport?: SdkHttpClient;
+  /** Clock for deadlines and HTTP-date `Retry-After`. Default `Date.now`. */
   readonly now?: () => number;
-  /** Called before each wait for a retry; receives no token, so it is safe to log. */
-  readonly onRetry?: (event: RetryEvent) => void;
-  /** Extra headers sent with every request (never put credentials here; use `getToken`). */
-  readonly headers?: Readonly<Record<string, string>>;
 }
 
 export interface RequestOptions {
+  readonly query?: Readonly<Record<string, string | number | undefined>>;
   /** Serialized as JSON. */
   readonly body?: unknown;
   /** Statuses that count as success. Default `[200]`. */
   readonly expect?: readonly number[];
-  readonly query?: Readonly<Record<string, string | number | boolean | undefined>>;
-  readonly headers?: Readonly<Record<string, string>>;
-  /**
-   * Decides whether a failed attempt is retried (within maxRetries and the deadline). Default:
-   * `isIdempotent(method) && isTransientError(error)`. Use it to retry a non-idempotent call on a failure
-   * known to be safe (for example a 429, which means the request was not processed).
-   */
-  readonly retryOn?: (error: HttpError) => boolean;
-  /** Overrides the client's per-attempt timeout for this call. */
+  /** Override the client's per-attempt timeout and deadline for this call. */
   readonly timeoutMs?: number;
-  /** Overrides the client's overall deadline for this call. */
   readonly deadlineMs?: number;
 }
 
-export interface HttpResponse<T> {
+export interface HttpResponse {
   readonly status: number;
-  /** Parsed JSON; `undefined` when the response had no body (204, HEAD). */
-  readonly body: T;
-  readonly headers: Headers;
-}
-
-export interface RetryEvent {
   readonly method: HttpMethod;
   readonly url: string;
-  /** The attempt that failed, starting at 1. */
-  readonly attempt: number;
-  readonly delayMs: number;
-  readonly error: HttpError;
+  /** The body as text ("" when empty). */
+  readonly text: string;
 }
 
 /**
- * - `status`: the server answered with an unexpected status;
- * - `timeout`: an attempt exceeded its timeout (or the remaining deadline);
- * - `network`: the connection failed or was dropped;
- * - `token`: no bearer token could be obtained;
- * - `invalid-response`: a success status with a body that is not JSON.
+ * - `status`: an unexpected status;
+ * - `redirect`: a 3xx, which is never followed;
+ * - `timeout`: no complete answer within an attempt's timeout (after retrying) or the deadline;
+ * - `network`: the connection failed or broke;
+ * - `token`: no bearer token could be obtained, so nothing was sent;
+ * - `invalid-response`: a success status whose body is not what the contract says;
+ * - `too-large`: a success body over the size cap.
  */
-export type HttpErrorKind = "status" | "timeout" | "network" | "token" | "invalid-response";
+export type HttpErrorKind =
+  "status" | "redirect" | "timeout" | "network" | "token" | "invalid-response" | "too-large";
 
 export interface HttpErrorInit {
   readonly kind: HttpErrorKind;
   readonly method: string;
   readonly url: string;
   readonly status?: number;
-  readonly bodyExcerpt?: string;
+  /** The body (or its start), redacted and shortened here. */
+  readonly body?: string;
+  /** Where a redirect pointed. */
+  readonly location?: string;
   /** Machine-readable error code from the body (`{"error": "..."}` or `{"code": "..."}`). */
   readonly code?: string;
   readonly attempts?: number;
-  readonly retryAfterMs?: number;
   /** Likely cause and remedy, put first in the message. */
   readonly hint?: string;
-  /** Extra facts appended to the message (a network error's cause, why retrying stopped). */
+  /** Extra facts appended to the message. */
   readonly detail?: string;
-  /** Secrets to remove from every text field, in addition to anything that looks like a bearer token. */
+  /** Values to remove from every text field, besides anything shaped like a credential. */
   readonly secrets?: readonly string[];
 }
 
-/** A failed HTTP call. Its message and fields never contain the bearer token. */
+/** A failed HTTP call. Its message and fields never contain a token or other known secret. */
 export class HttpError extends Error {
   readonly kind: HttpErrorKind;
   readonly method: string;
   readonly url: string;
   readonly status: number | undefined;
   readonly bodyExcerpt: string | undefined;
+  readonly location: string | undefined;
   readonly code: string | undefined;
   readonly attempts: number;
-  readonly retryAfterMs: number | undefined;
   readonly hint: string | undefined;
   readonly detail: string | undefined;
 
   constructor(init: HttpErrorInit) {
     const secrets = init.secrets ?? [];
-    const clean = (text: string | undefined) => (text === undefined ? undefined : redact(text, secrets));
+    const clean = (text: string | undefined, max = 2 * BODY_EXCERPT_LENGTH) =>
+      text === undefined ? undefined : excerpt(text, secrets, max);
     const fields = {
       kind: init.kind,
       method: init.method,
-      url: redact(init.url, secrets),
+      url: clean(init.url, 2_000) ?? "",
       status: init.status,
-      bodyExcerpt: clean(init.bodyExcerpt),
-      code: clean(init.code),
+      bodyExcerpt: init.body === undefined || init.body.trim() === "" ? undefined : clean(init.body),
+      location: clean(init.location),
+      code: clean(init.code, 100),
       attempts: init.attempts ?? 1,
-      retryAfterMs: init.retryAfterMs,
-      hint: clean(init.hint),
+      hint: clean(init.hint, 2_000),
       detail: clean(init.detail),
     };
-    const message = describeHttpError(fields);
-    super(message);
+    super(describe(fields));
     this.name = "HttpError";
     this.kind = fields.kind;
     this.method = fields.method;
     this.url = fields.url;
     this.status = fields.status;
     this.bodyExcerpt = fields.bodyExcerpt;
+    this.location = fields.location;
     this.code = fields.code;
     this.attempts = fields.attempts;
-    this.retryAfterMs = fields.retryAfterMs;
     this.hint = fields.hint;
     this.detail = fields.detail;
   }
 
-  /** The same failure with a (new) likely-cause hint, for API adapters that know what a status means. */
+  /** The same failure with a likely-cause hint, for API clients that know what a status means. */
   withHint(hint: string, detail?: string): HttpError {
     return new HttpError({ ...this.init(), hint, detail: detail ?? this.detail });
-  }
-
-  /** The same failure with a different attempt count and an extra detail (used when retrying stops). */
-  withAttempts(attempts: number, detail?: string): HttpError {
-    const details = [this.detail, detail].filter((d) => d !== undefined && d !== "");
-    return new HttpError({
-      ...this.init(),
-      attempts,
-      detail: details.length > 0 ? details.join("; ") : undefined,
-    });
   }
 
   private init(): HttpErrorInit {
@@ -181,133 +178,362 @@ export class HttpError extends Error {
       method: this.method,
       url: this.url,
       status: this.status,
-      bodyExcerpt: this.bodyExcerpt,
+      body: this.bodyExcerpt,
+      location: this.location,
       code: this.code,
       attempts: this.attempts,
-      retryAfterMs: this.retryAfterMs,
       hint: this.hint,
       detail: this.detail,
     };
   }
 }
 
-function describeHttpError(e: {
+function describe(e: {
   kind: HttpErrorKind;
   method: string;
   url: string;
   status?: number;
   bodyExcerpt?: string;
+  location?: string;
   attempts: number;
   hint?: string;
   detail?: string;
 }): string {
-  const what =
-    e.kind === "status"
-      ? `returned HTTP ${e.status}`
-      : e.kind === "timeout"
-        ? "timed out"
-        : e.kind === "network"
-          ? "failed (network error)"
-          : e.kind === "token"
-            ? "was not sent: no bearer token could be obtained"
-            : `returned HTTP ${e.status} with a body that is not valid JSON`;
-  const parts = [`${e.hint ? `${e.hint}. ` : ""}${e.method} ${e.url} ${what}`];
+  const what: Record<HttpErrorKind, string> = {
+    status: `returned HTTP ${e.status}`,
+    redirect: `answered HTTP ${e.status}, redirecting to ${e.location ?? "(no Location header)"}, which is not followed`,
+    timeout: "timed out",
+    network: "failed (network error)",
+    token: "was not sent: no bearer token could be obtained",
+    "invalid-response": `returned HTTP ${e.status} with a body the contract does not allow`,
+    "too-large": `returned HTTP ${e.status} with a body over the size limit`,
+  };
+  let message = `${e.hint ? `${e.hint}. ` : ""}${e.method} ${e.url} ${what[e.kind]}`;
   if (e.attempts > 1) {
-    parts.push(` after ${e.attempts} attempts`);
+    message += ` after ${e.attempts} attempts`;
   }
   if (e.detail) {
-    parts.push(` (${e.detail})`);
+    message += ` (${e.detail})`;
   }
   if (e.bodyExcerpt) {
-    parts.push(`: ${e.bodyExcerpt}`);
+    message += `: ${e.bodyExcerpt}`;
   }
-  return parts.join("");
+  return message;
+}
+
+// ---- Redaction ------------------------------------------------------------------------------------------
+
+const REDACTED = "[REDACTED]";
+
+/**
+ * Every spelling of a secret a server might echo: raw, JSON-escaped, URL-encoded (`encodeURIComponent`) and
+ * form-encoded (`+` for space, `%7E` for `~`), percent escapes in either case.
+ */
+function secretForms(secret: string): string[] {
+  const forms = new Set<string>([secret, JSON.stringify(secret).slice(1, -1)]);
+  for (const encoded of [
+    encodeURIComponent(secret),
+    new URLSearchParams({ s: secret }).toString().slice(2),
+  ]) {
+    forms.add(encoded);
+    forms.add(encoded.replace(/%[0-9A-F]{2}/g, (escape) => escape.toLowerCase()));
+  }
+  return [...forms].filter((form) => form.length > 0);
 }
 
 /**
- * Removes the given secrets, and anything shaped like a credential (an `Authorization: Bearer` value, a JWT,
- * an Entra ID client secret), from text. Applied to every text that may reach an error, a log, a snapshot or
- * the output of `npm run verify`: servers sometimes echo request headers in error bodies. Each secret is also
- * removed in its JSON-escaped and URL-encoded forms, since error messages may quote request bodies. This is
- * the project's only redaction routine (lib/verify.ts's `Redactor` delegates to it), so that a value hidden
- * in one place is hidden everywhere.
+ * Patterns for credentials nobody told us about. Each is linear: no part can match the same text two ways,
+ * so a body of many `eyJ` prefixes or `Bearer` words is scanned once (a backtracking pattern here once
+ * blocked the event loop for seconds on a 120 KB error body).
+ */
+const CREDENTIAL_SHAPES: readonly RegExp[] = [
+  // A JWT or any part of one: base64url JSON ("eyJ") with its dot-separated segments, also when cut short.
+  /eyJ[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]*){0,2}/g,
+  // The value after "Bearer", credential-length only: prose such as "the bearer token" stays readable.
+  /(bearer\s+)[A-Za-z0-9\-._~+/]{8,}=*/gi,
+  // An Entra ID client secret: 3 characters, a digit, "Q~", then 31-34 characters.
+  /[A-Za-z0-9_.~-]{3}\dQ~[A-Za-z0-9_.~-]{31,34}/g,
+];
+
+/**
+ * Removes the given secrets (in every spelling of {@link secretForms}) and anything shaped like a credential
+ * from `text`. The project's only redaction routine: HTTP errors, `verify` and the emulators all use it.
  */
 export function redact(text: string, secrets: readonly string[] = []): string {
-  const forms: string[] = [];
-  for (const secret of secrets) {
-    if (secret.length > 0) {
-      forms.push(secret, JSON.stringify(secret).slice(1, -1), encodeURIComponent(secret));
-    }
-  }
+  const forms = secrets.filter((secret) => secret.length > 0).flatMap(secretForms);
   // Longest first, so that a secret containing another is removed whole.
   forms.sort((a, b) => b.length - a.length);
   let result = text;
   for (const form of forms) {
-    result = result.split(form).join("[REDACTED]");
+    result = result.split(form).join(REDACTED);
   }
-  return (
-    result
-      // A JWT (compact JWS): Entra ID access tokens always start with a base64url "{" ("eyJ").
-      .replace(/eyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*/g, "[REDACTED]")
-      // Only credential-length values: prose such as "the bearer token" must stay readable.
-      .replace(/(bearer\s+)[A-Za-z0-9\-._~+/]{8,}=*/gi, "$1[REDACTED]")
-      // An Entra ID client secret value: 3 characters, a digit, "Q~", then 31-34 characters.
-      .replace(/[A-Za-z0-9_.~-]{3}\dQ~[A-Za-z0-9_.~-]{31,34}/g, "[REDACTED]")
-  );
+  for (const shape of CREDENTIAL_SHAPES) {
+    result = result.replace(shape, (_match, prefix?: string) =>
+      typeof prefix === "string" && /^bearer/i.test(prefix) ? `${prefix}${REDACTED}` : REDACTED,
+    );
+  }
+  return result;
 }
 
-/** A response body shortened for an error message: whitespace collapsed, redacted, at most ~300 chars. */
+/**
+ * A text shortened for a message: cut first (so that a huge body costs no more than a short one), then
+ * redacted, then cut to `max`. The first cut keeps enough beyond `max` that a secret starting inside the
+ * excerpt is whole when redacted, so no prefix of it survives the second cut.
+ */
 export function excerpt(text: string, secrets: readonly string[] = [], max = BODY_EXCERPT_LENGTH): string {
-  const flat = redact(text, secrets).replace(/\s+/g, " ").trim();
-  return flat.length <= max ? flat : `${flat.slice(0, max - 1)}…`;
+  const margin = Math.max(
+    64,
+    ...secrets
+      .filter((s) => s !== "")
+      .flatMap(secretForms)
+      .map((form) => form.length),
+  );
+  const window = text.length > max + margin ? text.slice(0, max + margin) : text;
+  const flat = redact(window, secrets).replace(/\s+/g, " ").trim();
+  return flat.length <= max && window.length === text.length ? flat : `${flat.slice(0, max - 1)}…`;
 }
 
-export function isIdempotent(method: string): boolean {
-  return (IDEMPOTENT_METHODS as readonly string[]).includes(method.toUpperCase());
+// ---- Pipeline -------------------------------------------------------------------------------------------
+
+/** Raised when no token could be obtained: nothing was sent. */
+class TokenUnavailableError extends Error {
+  constructor(readonly reason: string) {
+    super(reason);
+    this.name = "TokenUnavailableError";
+  }
 }
 
-/** Failures that may succeed when repeated: 408, 429, 5xx, timeouts and network errors. */
-export function isTransientError(error: HttpError): boolean {
-  if (error.kind === "timeout" || error.kind === "network") {
-    return true;
+/** Raised inside the pipeline for a failure that must end the call without another attempt. */
+class FinalError extends Error {
+  constructor(readonly init: Omit<HttpErrorInit, "method" | "url" | "attempts" | "secrets">) {
+    super(init.detail ?? init.kind);
+    this.name = "FinalError";
   }
-  if (error.kind !== "status" || error.status === undefined) {
-    return false;
-  }
-  return error.status === 408 || error.status === 429 || error.status >= 500;
-}
-
-/**
- * Milliseconds to wait according to a `Retry-After` header, in either of its forms: delta-seconds (`120`)
- * or an HTTP date (`Wed, 21 Oct 2015 07:28:00 GMT`). A date in the past means "now" (0). Returns undefined
- * when the header is absent or unparseable.
- */
-export function parseRetryAfter(value: string | null | undefined, nowMs: number): number | undefined {
-  if (value === null || value === undefined) {
-    return undefined;
-  }
-  const trimmed = value.trim();
-  if (/^\d+$/.test(trimmed)) {
-    return Number(trimmed) * 1000;
-  }
-  // Date.parse also accepts loose forms such as "5"; an HTTP date always names a weekday or month.
-  if (!/[a-z]/i.test(trimmed)) {
-    return undefined;
-  }
-  const at = Date.parse(trimmed);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs);
 }
 
 /**
- * Exponential backoff with "equal jitter": the nominal delay for this retry (base x 2^(retry-1), capped at
- * max) is halved and the other half is random, so concurrent clients spread out but never retry at once.
+ * The credential the bearer policy uses: the caller's, remembering the tokens it hands out (so that errors
+ * can redact them even when a server echoes them) and marking its failures as "nothing was sent".
  */
-export function backoffDelay(
-  retry: number,
-  options: { readonly baseMs: number; readonly maxMs: number; readonly random: () => number },
-): number {
-  const nominal = Math.min(options.maxMs, options.baseMs * 2 ** Math.max(0, retry - 1));
-  return Math.round(nominal / 2 + options.random() * (nominal / 2));
+class RecordingCredential implements TokenCredential {
+  readonly issued: string[] = [];
+
+  constructor(private readonly source: TokenCredential) {}
+
+  async getToken(scopes: string | string[], options?: GetTokenOptions): Promise<AccessToken> {
+    let token: AccessToken | null;
+    try {
+      token = await this.source.getToken(scopes, options);
+    } catch (error) {
+      throw new TokenUnavailableError(error instanceof Error ? error.message : String(error));
+    }
+    if (!token?.token) {
+      throw new TokenUnavailableError("the credential returned no token");
+    }
+    if (!this.issued.includes(token.token)) {
+      this.issued.push(token.token);
+      this.issued.splice(0, Math.max(0, this.issued.length - 8));
+    }
+    return token;
+  }
+}
+
+interface CallState {
+  attempts: number;
+  readonly deadlineAt: number;
+}
+
+/** Per call (the SDK reuses one request object for every attempt): attempts so far and the deadline. */
+const calls = new WeakMap<PipelineRequest, CallState>();
+
+/**
+ * Milliseconds a 429/503 asks the client to wait (`Retry-After` as delta-seconds or HTTP date, or the
+ * millisecond headers Azure services send), or undefined when it does not say.
+ */
+export function retryAfterMs(
+  response: Pick<PipelineResponse, "status" | "headers">,
+  now: number,
+): number | undefined {
+  if (response.status !== 429 && response.status !== 503) {
+    return undefined;
+  }
+  for (const header of ["retry-after-ms", "x-ms-retry-after-ms"]) {
+    const value = response.headers.get(header)?.trim();
+    if (value && /^\d+$/.test(value)) {
+      return Number(value);
+    }
+  }
+  const value = response.headers.get("retry-after")?.trim();
+  if (!value) {
+    return undefined;
+  }
+  if (/^\d+$/.test(value)) {
+    return Number(value) * 1000;
+  }
+  // An HTTP date always names a weekday or month; Date.parse would also accept loose forms such as "5".
+  const at = /[a-z]/i.test(value) ? Date.parse(value) : NaN;
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+/**
+ * The innermost policy: sees each attempt's raw answer before the SDK's retry policy decides on it.
+ * - counts attempts;
+ * - turns the transport's per-try timeout (an AbortError the SDK's retry policy would not retry) into a
+ *   retriable timeout, unless the call itself was aborted (the deadline);
+ * - reads the body itself, capped and within the attempt's timeout (the SDK's timeout stops at the headers);
+ * - stops at once when `Retry-After` points beyond the deadline, instead of sleeping into it.
+ */
+function attemptPolicy(maxResponseBytes: number, now: () => number): PipelinePolicy {
+  return {
+    name: "smartspaceAttempt",
+    async sendRequest(request, next) {
+      const call = calls.get(request);
+      if (call) {
+        call.attempts += 1;
+      }
+      request.streamResponseStatusCodes = new Set([Number.POSITIVE_INFINITY]);
+      const started = now();
+      let response: PipelineResponse;
+      try {
+        response = await next(request);
+      } catch (error) {
+        throw asRetriableTimeout(error, request);
+      }
+      const success = response.status >= 200 && response.status < 300;
+      const { text, complete } = await readBody(
+        response,
+        success ? maxResponseBytes : ERROR_BODY_BYTES,
+        Math.max(1, request.timeout - (now() - started)),
+        request,
+      );
+      if (success && !complete) {
+        throw new FinalError({
+          kind: "too-large",
+          status: response.status,
+          detail: `more than ${maxResponseBytes} bytes`,
+        });
+      }
+      response.bodyAsText = text;
+      const wait = retryAfterMs(response, now());
+      if (call && wait !== undefined && now() + wait > call.deadlineAt) {
+        throw new FinalError({
+          kind: "status",
+          status: response.status,
+          body: text,
+          detail: `the server asked to retry after ${Math.ceil(wait / 1000)} s, beyond the deadline`,
+        });
+      }
+      return response;
+    },
+  };
+}
+
+function isAbortError(error: unknown): boolean {
+  return error instanceof Error && (error.name === "AbortError" || error.name === "TimeoutError");
+}
+
+function asRetriableTimeout(error: unknown, request: PipelineRequest): unknown {
+  if (isAbortError(error) && !request.abortSignal?.aborted) {
+    // ETIMEDOUT is a system error to the SDK's exponential strategy, so idempotent calls are retried.
+    return new RestError(`no complete answer within ${request.timeout} ms`, { code: "ETIMEDOUT", request });
+  }
+  return error;
+}
+
+/** Reads at most `limit` bytes of the body within `timeoutMs`; `complete` is false when more was left. */
+async function readBody(
+  response: PipelineResponse,
+  limit: number,
+  timeoutMs: number,
+  request: PipelineRequest,
+): Promise<{ text: string; complete: boolean }> {
+  // The Node transport answers with a Node stream (NodeJS.ReadableStream lacks `destroy` in its type).
+  const stream = response.readableStreamBody as (NodeJS.ReadableStream & { destroy(): void }) | undefined;
+  response.readableStreamBody = undefined;
+  if (!stream) {
+    return { text: response.bodyAsText ?? "", complete: true };
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      finish();
+      stream.destroy();
+      reject(asRetriableTimeout(Object.assign(new Error("body"), { name: "AbortError" }), request));
+    }, timeoutMs);
+    const finish = () => {
+      clearTimeout(timer);
+      stream.removeAllListeners("data");
+    };
+    stream.on("data", (chunk: Buffer) => {
+      const room = limit - size;
+      if (chunk.length > room) {
+        chunks.push(chunk.subarray(0, Math.max(0, room)));
+        finish();
+        stream.destroy();
+        resolve({ text: Buffer.concat(chunks).toString("utf8"), complete: false });
+        return;
+      }
+      chunks.push(chunk);
+      size += chunk.length;
+    });
+    stream.once("end", () => {
+      finish();
+      resolve({ text: Buffer.concat(chunks).toString("utf8"), complete: true });
+    });
+    stream.once("error", (error: Error) => {
+      finish();
+      reject(
+        isAbortError(error)
+          ? asRetriableTimeout(error, request)
+          : new RestError(error.message, {
+              code: (error as { code?: string }).code ?? "ECONNRESET",
+              request,
+            }),
+      );
+    });
+  });
+}
+
+/**
+ * Retries of a non-idempotent call: only a 429, which says the request was not processed; after the
+ * server's `Retry-After`, or else with the same backoff as other retries.
+ */
+function throttledOnly(timings: HttpTimings, now: () => number): RetryStrategy {
+  return {
+    name: "smartspaceThrottledOnly",
+    retry({ retryCount, response }) {
+      if (response?.status !== 429) {
+        return { skipStrategy: true };
+      }
+      return { retryAfterInMs: retryAfterMs(response, now()) ?? backoff(retryCount, timings) };
+    },
+  };
+}
+
+function backoff(retryCount: number, timings: HttpTimings): number {
+  const nominal = Math.min(timings.backoffMaxMs, timings.backoffBaseMs * 2 ** retryCount);
+  return Math.round(nominal / 2 + Math.random() * (nominal / 2));
+}
+
+function pipelineFor(
+  retry: PipelinePolicy,
+  credential: TokenCredential,
+  options: Pick<HttpClientOptions, "scope" | "agent">,
+  timings: HttpTimings,
+  now: () => number,
+): Pipeline {
+  const pipeline = createEmptyPipeline();
+  if (options.agent) {
+    pipeline.addPolicy(agentPolicy(options.agent));
+  }
+  pipeline.addPolicy(userAgentPolicy({ userAgentPrefix: "smartspace-integration" }));
+  pipeline.addPolicy(proxyPolicy());
+  pipeline.addPolicy(logPolicy());
+  pipeline.addPolicy(retry);
+  pipeline.addPolicy(bearerTokenAuthenticationPolicy({ credential, scopes: options.scope }));
+  pipeline.addPolicy(attemptPolicy(timings.maxResponseBytes, now));
+  return pipeline;
 }
 
 /**
@@ -325,18 +551,221 @@ export function encodePath(segments: readonly string[]): string {
     .join("");
 }
 
-function defaultSleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+/** A JSON API at one base URL, with one token source. Cheap to keep: create one per API and scope. */
+export class HttpClient {
+  readonly baseUrl: string;
+  readonly timings: HttpTimings;
+  private readonly credential: RecordingCredential;
+  private readonly idempotent: Pipeline;
+  private readonly nonIdempotent: Pipeline;
+  private readonly transport: SdkHttpClient;
+  private readonly now: () => number;
+
+  constructor(options: HttpClientOptions) {
+    if (!/^https:\/\//i.test(options.baseUrl)) {
+      throw new TypeError(`${options.baseUrl}: bearer tokens are only ever sent over https`);
+    }
+    this.baseUrl = options.baseUrl.replace(/\/+$/, "");
+    this.timings = {
+      timeoutMs: options.timeoutMs ?? HTTP_DEFAULTS.timeoutMs,
+      deadlineMs: options.deadlineMs ?? HTTP_DEFAULTS.deadlineMs,
+      maxRetries: options.maxRetries ?? HTTP_DEFAULTS.maxRetries,
+      backoffBaseMs: options.backoffBaseMs ?? HTTP_DEFAULTS.backoffBaseMs,
+      backoffMaxMs: options.backoffMaxMs ?? HTTP_DEFAULTS.backoffMaxMs,
+      maxResponseBytes: options.maxResponseBytes ?? HTTP_DEFAULTS.maxResponseBytes,
+    };
+    this.now = options.now ?? Date.now;
+    this.transport = options.transport ?? createDefaultHttpClient();
+    this.credential = new RecordingCredential(options.credential);
+    const t = this.timings;
+    this.idempotent = pipelineFor(
+      defaultRetryPolicy({
+        maxRetries: t.maxRetries,
+        retryDelayInMs: t.backoffBaseMs,
+        maxRetryDelayInMs: t.backoffMaxMs,
+      }),
+      this.credential,
+      options,
+      t,
+      this.now,
+    );
+    this.nonIdempotent = pipelineFor(
+      retryPolicy([throttledOnly(t, this.now)], { maxRetries: t.maxRetries }),
+      this.credential,
+      options,
+      t,
+      this.now,
+    );
+  }
+
+  /**
+   * The absolute URL for path segments (each percent-encoded) and a query. Query names keep a leading `$`
+   * (OData's `$select`, `$filter`); values are encoded.
+   */
+  url(path: readonly string[], query?: RequestOptions["query"]): string {
+    const search = Object.entries(query ?? {})
+      .filter((entry): entry is [string, string | number] => entry[1] !== undefined)
+      .map(
+        ([key, value]) =>
+          `${encodeURIComponent(key).replace(/^%24/, "$")}=${encodeURIComponent(String(value))}`,
+      )
+      .join("&");
+    return `${this.baseUrl}${encodePath(path)}${search ? `?${search}` : ""}`;
+  }
+
+  /** Tokens handed out so far: what errors and callers redact. */
+  get secrets(): readonly string[] {
+    return this.credential.issued;
+  }
+
+  /**
+   * Sends one request (retrying as the module comment says) and returns the answer when its status is in
+   * `expect`. Throws {@link HttpError} for anything else.
+   */
+  async request(
+    method: HttpMethod,
+    path: readonly string[],
+    options: RequestOptions = {},
+  ): Promise<HttpResponse> {
+    return this.send(method, this.url(path, options.query), options);
+  }
+
+  /**
+   * Like {@link request}, for an absolute URL a server handed out (a paging link). It must lie under this
+   * client's base URL: the token is never sent anywhere else.
+   */
+  async requestUrl(
+    method: HttpMethod,
+    url: string,
+    options: Omit<RequestOptions, "query"> = {},
+  ): Promise<HttpResponse> {
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(url);
+    } catch {
+      parsed = undefined;
+    }
+    const base = new URL(this.baseUrl);
+    if (
+      parsed === undefined ||
+      parsed.origin !== base.origin ||
+      !`${parsed.pathname}/`.startsWith(`${base.pathname.replace(/\/+$/, "")}/`)
+    ) {
+      throw new HttpError({
+        kind: "invalid-response",
+        method,
+        url,
+        detail: `a link outside ${this.baseUrl} is never followed`,
+        secrets: this.secrets,
+      });
+    }
+    return this.send(method, parsed.href, options);
+  }
+
+  private async send(
+    method: HttpMethod,
+    url: string,
+    options: Omit<RequestOptions, "query">,
+  ): Promise<HttpResponse> {
+    const deadlineMs = options.deadlineMs ?? this.timings.deadlineMs;
+    const headers = createHttpHeaders({ accept: "application/json" });
+    if (options.body !== undefined) {
+      headers.set("content-type", "application/json");
+    }
+    const request = createPipelineRequest({
+      url,
+      method,
+      headers,
+      body: options.body === undefined ? undefined : JSON.stringify(options.body),
+      timeout: options.timeoutMs ?? this.timings.timeoutMs,
+      abortSignal: AbortSignal.timeout(deadlineMs),
+    });
+    const call: CallState = { attempts: 0, deadlineAt: this.now() + deadlineMs };
+    calls.set(request, call);
+    const pipeline = IDEMPOTENT.has(method) ? this.idempotent : this.nonIdempotent;
+    const fail = (init: Omit<HttpErrorInit, "method" | "url" | "attempts" | "secrets">) =>
+      new HttpError({ ...init, method, url, attempts: Math.max(1, call.attempts), secrets: this.secrets });
+
+    let response: PipelineResponse;
+    try {
+      response = await pipeline.sendRequest(this.transport, request);
+    } catch (error) {
+      throw this.describeFailure(error, fail, deadlineMs);
+    }
+    const text = response.bodyAsText ?? "";
+    if (response.status >= 300 && response.status < 400) {
+      throw fail({
+        kind: "redirect",
+        status: response.status,
+        location: response.headers.get("location") ?? undefined,
+      });
+    }
+    if (!(options.expect ?? [200]).includes(response.status)) {
+      throw fail({ kind: "status", status: response.status, body: text, code: errorCodeOf(text) });
+    }
+    return { status: response.status, method, url, text };
+  }
+
+  /** Parses a success body and validates it against the contract's schema; `what` names the shape. */
+  parse<T>(response: HttpResponse, schema: z.ZodType<T>, what: string): T {
+    const invalid = (detail: string) =>
+      new HttpError({
+        kind: "invalid-response",
+        method: response.method,
+        url: response.url,
+        status: response.status,
+        body: response.text,
+        detail,
+        secrets: this.secrets,
+      });
+    let json: unknown;
+    try {
+      json = response.text.trim() === "" ? undefined : JSON.parse(response.text);
+    } catch {
+      throw invalid(`expected ${what} as JSON`);
+    }
+    const result = schema.safeParse(json);
+    if (!result.success) {
+      const problems = result.error.issues
+        .slice(0, 3)
+        .map((issue) => `${issue.path.join(".") || "body"}: ${issue.message}`)
+        .join("; ");
+      throw invalid(`expected ${what}; ${problems}`);
+    }
+    return result.data;
+  }
+
+  private describeFailure(
+    error: unknown,
+    fail: (init: Omit<HttpErrorInit, "method" | "url" | "attempts" | "secrets">) => HttpError,
+    deadlineMs: number,
+  ): HttpError {
+    if (error instanceof FinalError) {
+      return fail(error.init);
+    }
+    if (error instanceof TokenUnavailableError) {
+      return fail({ kind: "token", detail: error.reason });
+    }
+    if (isRestError(error) && error.code === "ETIMEDOUT") {
+      return fail({ kind: "timeout", detail: error.message });
+    }
+    if (isAbortError(error)) {
+      return fail({ kind: "timeout", detail: `the ${deadlineMs} ms deadline passed` });
+    }
+    const code = (error as { code?: unknown }).code;
+    const message = error instanceof Error ? error.message : String(error);
+    return fail({ kind: "network", detail: typeof code === "string" ? `${message} [${code}]` : message });
+  }
 }
 
 function errorCodeOf(text: string): string | undefined {
   try {
     const parsed: unknown = JSON.parse(text);
     if (parsed !== null && typeof parsed === "object") {
-      const record = parsed as Record<string, unknown>;
       for (const key of ["error", "code"]) {
-        if (typeof record[key] === "string") {
-          return record[key] as string;
+        const value = (parsed as Record<string, unknown>)[key];
+        if (typeof value === "string") {
+          return value;
         }
       }
     }
@@ -344,206 +773,4 @@ function errorCodeOf(text: string): string | undefined {
     // Not JSON: the excerpt still carries the body.
   }
   return undefined;
-}
-
-/** Describes a fetch rejection: undici wraps the socket error (ECONNRESET, ECONNREFUSED, ...) as `cause`. */
-function describeNetworkError(error: unknown): string {
-  const parts: string[] = [];
-  let current: unknown = error;
-  for (let depth = 0; depth < 3 && current instanceof Error; depth++) {
-    const code = (current as { code?: unknown }).code;
-    parts.push(typeof code === "string" ? `${current.message} [${code}]` : current.message);
-    current = (current as { cause?: unknown }).cause;
-  }
-  return parts.length > 0 ? parts.join(": ") : String(error);
-}
-
-function isAbortError(error: unknown): boolean {
-  return error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError");
-}
-
-/**
- * A JSON HTTP client bound to one base URL and one token source. Stateless apart from its options, so it is
- * cheap to create per operation.
- */
-export class HttpClient {
-  readonly baseUrl: string;
-  private readonly options: HttpClientOptions;
-
-  constructor(options: HttpClientOptions) {
-    let parsed: URL;
-    try {
-      parsed = new URL(options.baseUrl);
-    } catch {
-      throw new Error(`invalid base URL ${JSON.stringify(options.baseUrl)}: use an absolute http(s) URL`);
-    }
-    if (parsed.protocol !== "https:" && parsed.protocol !== "http:") {
-      throw new Error(`invalid base URL ${JSON.stringify(options.baseUrl)}: use an absolute http(s) URL`);
-    }
-    this.baseUrl = options.baseUrl.replace(/\/+$/, "");
-    this.options = options;
-  }
-
-  /** The absolute URL for a path (string: already encoded; array: segments to encode) and query. */
-  url(path: string | readonly string[], query?: RequestOptions["query"]): string {
-    const encoded = typeof path === "string" ? path : encodePath(path);
-    if (encoded !== "" && !encoded.startsWith("/")) {
-      throw new Error(`request path must start with "/": ${JSON.stringify(encoded)}`);
-    }
-    const params = new URLSearchParams();
-    for (const [key, value] of Object.entries(query ?? {})) {
-      if (value !== undefined) {
-        params.set(key, String(value));
-      }
-    }
-    const search = params.toString();
-    return `${this.baseUrl}${encoded}${search ? `?${search}` : ""}`;
-  }
-
-  /**
-   * Sends one JSON request, retrying transient failures, and returns the parsed body of a response whose
-   * status is in `expect`. Throws {@link HttpError} otherwise.
-   */
-  async request<T>(
-    method: HttpMethod,
-    path: string | readonly string[],
-    options: RequestOptions = {},
-  ): Promise<HttpResponse<T>> {
-    const o = this.options;
-    const doFetch = o.fetch ?? fetch;
-    const now = o.now ?? Date.now;
-    const sleep = o.sleep ?? defaultSleep;
-    const random = o.random ?? Math.random;
-    const timeoutMs = options.timeoutMs ?? o.timeoutMs ?? HTTP_DEFAULTS.timeoutMs;
-    const deadlineMs = options.deadlineMs ?? o.deadlineMs ?? HTTP_DEFAULTS.deadlineMs;
-    const maxRetries = o.maxRetries ?? HTTP_DEFAULTS.maxRetries;
-    const backoff = {
-      baseMs: o.backoffBaseMs ?? HTTP_DEFAULTS.backoffBaseMs,
-      maxMs: o.backoffMaxMs ?? HTTP_DEFAULTS.backoffMaxMs,
-      random,
-    };
-    const expect = options.expect ?? [200];
-    const retryOn =
-      options.retryOn ?? ((error: HttpError) => isIdempotent(method) && isTransientError(error));
-    const url = this.url(path, options.query);
-    const deadline = now() + deadlineMs;
-
-    for (let attempt = 1; ; attempt++) {
-      const remaining = deadline - now();
-      const outcome = await this.attempt<T>(
-        doFetch,
-        method,
-        url,
-        options,
-        expect,
-        Math.min(timeoutMs, remaining),
-        now,
-      );
-      if (!(outcome instanceof HttpError)) {
-        return outcome;
-      }
-      const error = outcome;
-      if (!retryOn(error)) {
-        throw error.withAttempts(attempt);
-      }
-      if (attempt > maxRetries) {
-        throw error.withAttempts(attempt, `giving up after ${maxRetries} retries`);
-      }
-      const delay = error.retryAfterMs ?? backoffDelay(attempt, backoff);
-      const left = deadline - now();
-      if (delay >= left) {
-        const why =
-          error.retryAfterMs !== undefined
-            ? `the server asked to retry after ${Math.ceil(delay / 1000)} s, beyond the ${deadlineMs} ms deadline`
-            : `the ${deadlineMs} ms deadline would pass before the next attempt`;
-        throw error.withAttempts(attempt, why);
-      }
-      o.onRetry?.({ method, url, attempt, delayMs: delay, error });
-      await sleep(delay);
-    }
-  }
-
-  /** One attempt: the response on success, or the HttpError describing the failure. */
-  private async attempt<T>(
-    doFetch: typeof fetch,
-    method: HttpMethod,
-    url: string,
-    options: RequestOptions,
-    expect: readonly number[],
-    timeoutMs: number,
-    now: () => number,
-  ): Promise<HttpResponse<T> | HttpError> {
-    let token: string;
-    try {
-      token = await this.options.getToken();
-    } catch (error) {
-      return new HttpError({
-        kind: "token",
-        method,
-        url,
-        detail: error instanceof Error ? error.message : String(error),
-      });
-    }
-    const secrets = [token];
-    if (timeoutMs <= 0) {
-      return new HttpError({ kind: "timeout", method, url, secrets, detail: "the deadline has passed" });
-    }
-    const headers: Record<string, string> = {
-      accept: "application/json",
-      ...this.options.headers,
-      ...options.headers,
-      authorization: `Bearer ${token}`,
-    };
-    let body: string | undefined;
-    if (options.body !== undefined) {
-      body = JSON.stringify(options.body);
-      headers["content-type"] = "application/json";
-    }
-    const signal = AbortSignal.timeout(timeoutMs);
-    let response: Response;
-    let text: string;
-    try {
-      response = await doFetch(url, { method, headers, body, signal });
-      // The same signal bounds reading the body, so a server that stalls mid-response also times out.
-      text = await response.text();
-    } catch (error) {
-      if (isAbortError(error) || signal.aborted) {
-        return new HttpError({
-          kind: "timeout",
-          method,
-          url,
-          secrets,
-          detail: `no response within ${timeoutMs} ms`,
-        });
-      }
-      return new HttpError({ kind: "network", method, url, secrets, detail: describeNetworkError(error) });
-    }
-    if (!expect.includes(response.status)) {
-      return new HttpError({
-        kind: "status",
-        method,
-        url,
-        secrets,
-        status: response.status,
-        bodyExcerpt: text ? excerpt(text, secrets) : undefined,
-        code: text ? errorCodeOf(text) : undefined,
-        retryAfterMs: parseRetryAfter(response.headers.get("retry-after"), now()),
-      });
-    }
-    if (text.trim() === "") {
-      return { status: response.status, body: undefined as T, headers: response.headers };
-    }
-    try {
-      return { status: response.status, body: JSON.parse(text) as T, headers: response.headers };
-    } catch {
-      return new HttpError({
-        kind: "invalid-response",
-        method,
-        url,
-        secrets,
-        status: response.status,
-        bodyExcerpt: excerpt(text, secrets),
-      });
-    }
-  }
 }

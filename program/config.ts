@@ -9,6 +9,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { DEFAULT_ROTATION_DAYS, MAX_ROTATION_DAYS, MIN_ROTATION_DAYS } from "../rules/rotation";
 import { GUID } from "../rules/ids";
+import { API_SCOPE, API_SCOPE_EXPECTED } from "../rules/scopes";
+import { ENDPOINT_EXPECTED, isEndpoint } from "../rules/urls";
 
 export const PROJECT = "smartspace-integration";
 
@@ -22,15 +24,13 @@ const KEY_VAULT_ID =
   /^\/subscriptions\/[0-9a-f-]{36}\/resourceGroups\/[-\w.()]{1,90}\/providers\/Microsoft\.KeyVault\/vaults\/[a-zA-Z0-9-]{3,24}$/i;
 const RESOURCE_GROUP_NAME = /^[-\w.()]{0,89}[-\w()]$/;
 const AZURE_LOCATION = /^[a-z][a-z0-9]{2,40}$/;
-const API_SCOPE = /^(api:\/\/|https:\/\/)\S+\/\.default$/;
 
 /** Human-readable expectations, reused as the schema's messages so each problem says what would be valid. */
 const EXPECTED = {
   guid: "use a GUID such as 00000000-0000-0000-0000-000000000000",
   integrationName: "use 3-40 lowercase letters, digits or hyphens",
   displayName: "use 1-120 characters",
-  httpsUrl:
-    "use an absolute https:// URL without credentials, query or fragment (http:// only for 127.0.0.1 or localhost, the local emulator)",
+  httpsUrl: ENDPOINT_EXPECTED,
   rotationDays: `use a whole number of days from ${MIN_ROTATION_DAYS} to ${MAX_ROTATION_DAYS}`,
   keyVaultName:
     "use 3-24 letters, digits or hyphens, starting with a letter, ending with a letter or digit, no '--'",
@@ -38,12 +38,12 @@ const EXPECTED = {
     "use a Key Vault resource ID: /subscriptions/<subscription id>/resourceGroups/<group>/providers/Microsoft.KeyVault/vaults/<name>",
   resourceGroupName: "use 1-90 letters, digits, '-', '_', '.', '(' or ')', not ending with '.'",
   location: "use an Azure region name such as australiaeast",
-  scope: "use an OAuth scope ending in /.default, such as api://<client id>/.default",
+  scope: API_SCOPE_EXPECTED,
   nonEmptyString: "use a non-empty string",
 } as const;
 
 const guid = z.string({ error: EXPECTED.guid }).regex(GUID, { error: EXPECTED.guid });
-const httpsUrl = z.string({ error: EXPECTED.httpsUrl }).refine(isHttpsUrl, { error: EXPECTED.httpsUrl });
+const httpsUrl = z.string({ error: EXPECTED.httpsUrl }).refine(isEndpoint, { error: EXPECTED.httpsUrl });
 const displayName = z
   .string({ error: EXPECTED.displayName })
   .trim()
@@ -358,22 +358,4 @@ function allowedKeysAt(path: readonly PropertyKey[]): string[] {
 function formatValue(value: unknown): string {
   const text = JSON.stringify(value) ?? String(value);
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
-}
-
-function isHttpsUrl(value: string): boolean {
-  try {
-    const url = new URL(value);
-    const loopback = ["127.0.0.1", "localhost", "[::1]"].includes(url.hostname);
-    // The same rule as WorkspaceAccess's check, so that a config accepted here is never refused there.
-    return (
-      (url.protocol === "https:" || (url.protocol === "http:" && loopback)) &&
-      url.hostname.length > 0 &&
-      !url.username &&
-      !url.password &&
-      !url.search &&
-      !url.hash
-    );
-  } catch {
-    return false;
-  }
 }

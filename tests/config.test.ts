@@ -99,15 +99,15 @@ describe("configuration", () => {
     ]);
   });
 
-  it("rejects non-https URLs", () => {
+  it("rejects non-https URLs, the local emulators' included (tokens never travel in the clear)", () => {
     const found = problems(
       baseConfig({
-        smartspace: { appClientId: GUID, adminApiUrl: "http://admin.example.com", chatApiUrl: "chat" },
+        smartspace: { appClientId: GUID, adminApiUrl: "http://127.0.0.1:8787", chatApiUrl: "chat" },
       }),
     );
     assert.deepEqual(found, [
-      'smartspace-integration:smartspace.adminApiUrl "http://admin.example.com": use an absolute https:// URL without credentials, query or fragment (http:// only for 127.0.0.1 or localhost, the local emulator)',
-      'smartspace-integration:smartspace.chatApiUrl "chat": use an absolute https:// URL without credentials, query or fragment (http:// only for 127.0.0.1 or localhost, the local emulator)',
+      'smartspace-integration:smartspace.adminApiUrl "http://127.0.0.1:8787": use an absolute https:// URL without credentials, query or fragment',
+      'smartspace-integration:smartspace.chatApiUrl "chat": use an absolute https:// URL without credentials, query or fragment',
     ]);
   });
 

@@ -25,16 +25,6 @@ describe("project files", () => {
     assert.equal(project.name, "smartspace-integration");
   });
 
-  it("loads the program with tsx, not the CLI's type-checking ts-node", () => {
-    const runtime = readYaml("Pulumi.yaml").runtime as { name: string; options: Record<string, unknown> };
-    assert.equal(runtime.name, "nodejs");
-    assert.equal(runtime.options.typescript, false);
-    assert.equal(runtime.options.nodeargs, "--import tsx");
-    const pkg = JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8"));
-    assert.equal(pkg.main, "index.ts");
-    assert.ok(pkg.dependencies.tsx, "tsx is a runtime dependency, installed by npm ci");
-  });
-
   for (const file of readdirSync(ROOT).filter((name) => /^Pulumi\.[^.]+\.yaml$/.test(name))) {
     it(`${file} is a valid, secret-free example configuration`, () => {
       const doc = readYaml(file);

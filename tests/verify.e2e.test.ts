@@ -10,13 +10,13 @@ import { randomUUID } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, it } from "mocha";
-import { WorkspaceAccessProvider, type WorkspaceAccessInputs } from "../components/workspaceAccess";
 import {
-  createEmulatorTls,
-  type EmulatorTls,
-  type RegisteredClient,
-  TenantEmulator,
-} from "../tools/emulators/tenantEmulator";
+  WORKSPACE_ACCESS_PROVIDER_VERSION,
+  WorkspaceAccessProvider,
+  type WorkspaceAccessInputs,
+} from "../components/workspaceAccess";
+import { type RegisteredClient, TenantEmulator } from "../tools/emulators/tenantEmulator";
+import { createEmulatorTls, type EmulatorTls } from "../tools/emulators/tls";
 
 const ROOT = path.resolve(__dirname, "..");
 const SECRET_VAR = "E2E_SMARTSPACE_CLIENT_SECRET";
@@ -63,14 +63,13 @@ describe("verify end to end (CLI + real @azure/identity + emulated tenant over H
   const withoutRole = client([]);
   let tls: EmulatorTls;
   let emulator: TenantEmulator;
-  const provider = new WorkspaceAccessProvider();
+  let provider: WorkspaceAccessProvider;
   const savedAdminToken = process.env.SMARTSPACE_ADMIN_TOKEN;
 
   before(async () => {
     tls = await createEmulatorTls();
     emulator = await TenantEmulator.start({
       tls,
-      plainHttp: true,
       workspaces: [
         { id: WORKSPACE, name: "Sales" },
         { id: SLOW_WORKSPACE, name: "Research" },
@@ -78,9 +77,10 @@ describe("verify end to end (CLI + real @azure/identity + emulated tenant over H
       clients: [integration, withoutRole],
     });
     // The provider resolves its admin token at call time; the emulator's admin token stands in for the
-    // deployer's. It talks to the admin API over loopback HTTP because this process cannot trust a
-    // certificate generated after it started; the CLI children trust it through NODE_EXTRA_CA_CERTS.
+    // deployer's. This process trusts the emulator's certificate through an agent (Node reads
+    // NODE_EXTRA_CA_CERTS only at start-up); the CLI children trust it through NODE_EXTRA_CA_CERTS.
     process.env.SMARTSPACE_ADMIN_TOKEN = emulator.token;
+    provider = new WorkspaceAccessProvider({ clientOptions: { agent: emulator.agent() } });
   });
 
   after(async () => {
@@ -97,11 +97,12 @@ describe("verify end to end (CLI + real @azure/identity + emulated tenant over H
     const checked = await provider.check(
       {} as WorkspaceAccessInputs,
       {
-        adminApiUrl: emulator.httpUrl!,
+        adminApiUrl: emulator.url,
         workspaceId,
         principalId: who.servicePrincipalObjectId,
         displayName: "smartspace-crm-sync-e2e",
         tokenScope: `api://${emulator.smartspaceAppClientId}/.default`,
+        providerVersion: WORKSPACE_ACCESS_PROVIDER_VERSION,
       } as WorkspaceAccessInputs,
     );
     assert.deepEqual(checked.failures, []);

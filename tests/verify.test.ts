@@ -17,7 +17,7 @@ import {
   chatReply,
   CLIENT_ID,
   fakeCredentials,
-  fakeFetch,
+  fakeTransport,
   type FetchHandler,
   issuing,
   json,
@@ -58,7 +58,7 @@ async function run(options: RunOptions = {}) {
   const stdout = new Sink();
   const stderr = new Sink();
   const credentials = fakeCredentials(options.getToken ?? issuing(options.token ?? TOKEN));
-  const http = fakeFetch(options.routes ?? { "POST /messages": () => chatReply() });
+  const http = fakeTransport(options.routes ?? { "POST /messages": () => chatReply() });
   const code = await verify(
     { ...TARGET, ...options.target },
     {
@@ -67,7 +67,7 @@ async function run(options: RunOptions = {}) {
       json: options.json,
       env: options.env ?? {},
       createCredential: credentials.factory,
-      fetch: http.fetch,
+      transport: http.transport,
       timeouts: options.timeouts,
       nonce: () => NONCE,
       redactor: options.redactor,
@@ -113,13 +113,13 @@ describe("verify", () => {
     it("marks each run's prompt with a marker of its own", async () => {
       const prompts: string[] = [];
       for (let i = 0; i < 2; i++) {
-        const http = fakeFetch({ "POST /messages": () => chatReply() });
+        const http = fakeTransport({ "POST /messages": () => chatReply() });
         const code = await verify(TARGET, {
           stdout: new Sink(),
           stderr: new Sink(),
           env: {},
           createCredential: fakeCredentials(issuing(TOKEN)).factory,
-          fetch: http.fetch,
+          transport: http.transport,
         });
         assert.equal(code, ExitCode.Ok);
         prompts.push(
@@ -323,8 +323,8 @@ describe("verify", () => {
       const result = await run({
         routes: {
           "POST /messages": () => {
-            throw new TypeError("fetch failed", {
-              cause: Object.assign(new Error("getaddrinfo ENOTFOUND"), { code: "ENOTFOUND" }),
+            throw Object.assign(new Error("getaddrinfo ENOTFOUND chat.smartspace.example.com"), {
+              code: "ENOTFOUND",
             });
           },
         },
@@ -333,10 +333,26 @@ describe("verify", () => {
       assert.match(result.stderr, /could not reach the chat API/);
     });
 
+    it("exits 6 on a redirect, which it never follows, naming where it pointed", async () => {
+      const result = await run({
+        routes: {
+          "POST /messages": () =>
+            new Response(null, { status: 307, headers: { location: "https://elsewhere.example/messages" } }),
+        },
+      });
+      assert.equal(result.code, ExitCode.Other);
+      assert.match(
+        result.stderr,
+        /answered 307, redirecting to https:\/\/elsewhere\.example\/messages: verify never follows/,
+      );
+      assert.equal(result.http.calls.length, 1, "nothing was sent to the redirect's target");
+      assert.doesNotMatch(result.stdout, /Verified/);
+    });
+
     it("exits 6 when the reply does not have the documented shape", async () => {
       const result = await run({ routes: { "POST /messages": () => json(200, { unexpected: true }) } });
       assert.equal(result.code, ExitCode.Other);
-      assert.match(result.stderr, /unexpected body/);
+      assert.match(result.stderr, /not what the Smartspace contract describes.*id: Invalid input/);
     });
   });
 
@@ -572,7 +588,7 @@ describe("verify", () => {
         method: "POST",
         url: "https://chat.example.com/messages",
         status: 500,
-        bodyExcerpt: "echo: Bearer abc.defg secret Xyz9Q~abcdefghijklmnopqrstuvwxyz0123456",
+        body: "echo: Bearer abc.defg secret Xyz9Q~abcdefghijklmnopqrstuvwxyz0123456",
       });
       assert.equal(error.bodyExcerpt, "echo: Bearer [REDACTED] secret [REDACTED]");
     });

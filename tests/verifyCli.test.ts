@@ -18,7 +18,7 @@ import {
   chatReply,
   CLIENT_ID,
   fakeCredentials,
-  fakeFetch,
+  fakeTransport,
   issuing,
   SECRET,
   Sink,
@@ -99,7 +99,7 @@ async function cli(options: CliRun) {
       return { value: SECRET, version: "0123456789abcdef", expiresOn: new Date("2030-01-01T00:00:00Z") };
     });
   const credentials = fakeCredentials(issuing(tokenWithRoles(["Integrations"])));
-  const http = fakeFetch({ "POST /messages": () => chatReply() });
+  const http = fakeTransport({ "POST /messages": () => chatReply() });
   const code = await main(options.argv, {
     stdout,
     stderr,
@@ -107,7 +107,7 @@ async function cli(options: CliRun) {
     runPulumi,
     readSecret,
     createCredential: credentials.factory,
-    fetch: http.fetch,
+    transport: http.transport,
     timeouts: options.lookupMs !== undefined ? { lookupMs: options.lookupMs } : undefined,
     now: options.now,
     redactor: options.redactor,

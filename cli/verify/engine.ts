@@ -16,8 +16,10 @@ import {
   type ClientSecretCredentialOptions,
   type TokenCredential,
 } from "@azure/identity";
+import type { AccessToken } from "@azure/core-auth";
 import {
   ChatApiClient,
+  type ChatApiClientOptions,
   type ChatMessage,
   type ChatValue,
   isOutputValue,
@@ -26,6 +28,7 @@ import {
 } from "../../clients/chatApi";
 import { HttpError, redact } from "../../clients/http";
 import { GUID } from "../../rules/ids";
+import { isEndpoint } from "../../rules/urls";
 
 export const ExitCode = {
   Ok: 0,
@@ -111,8 +114,8 @@ export interface VerifyDeps {
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** Default: `@azure/identity`'s `ClientSecretCredential`. */
   readonly createCredential?: CredentialFactory;
-  /** Used for the chat API. Default: global `fetch`. */
-  readonly fetch?: typeof fetch;
+  /** Transport for the chat API (tests). Default: the Azure SDK's. */
+  readonly transport?: ChatApiClientOptions["transport"];
   /** Milliseconds since the epoch; used for durations and to recognise the thread a slow message created. */
   readonly now?: () => number;
   readonly timeouts?: Partial<VerifyTimeouts>;
@@ -316,7 +319,7 @@ export function validateTarget(target: VerifyTarget): string[] {
       problems.push(`${label} "${value}": use a GUID such as 00000000-0000-0000-0000-000000000000`);
     }
   }
-  if (!isHttpsUrl(target.chatApiUrl)) {
+  if (!isEndpoint(target.chatApiUrl)) {
     problems.push(`chat API URL "${target.chatApiUrl}": use an absolute https:// URL without credentials`);
   }
   if (target.clientSecret.length === 0) {
@@ -345,7 +348,7 @@ export function resolveAuthority(env: Readonly<Record<string, string | undefined
   if (!configured) {
     return { authorityHost: MICROSOFT_AUTHORITY_HOST, disableInstanceDiscovery: false };
   }
-  if (!isHttpsUrl(configured)) {
+  if (!isEndpoint(configured)) {
     throw new VerifyUsageError(
       `AZURE_AUTHORITY_HOST "${configured}" is not an https:// URL`,
       "unset it for Microsoft Entra ID, or set it to an authority such as https://login.microsoftonline.us",
@@ -441,6 +444,7 @@ export async function verify(target: VerifyTarget, deps: VerifyDeps): Promise<Ex
   // Step 1: token.
   const createCredential = deps.createCredential ?? defaultCredentialFactory;
   let token: string;
+  let tokenExpiresOn: number;
   const tokenStarted = now();
   try {
     const credential = createCredential(target.tenantId, target.clientId, target.clientSecret, {
@@ -458,6 +462,7 @@ export async function verify(target: VerifyTarget, deps: VerifyDeps): Promise<Ex
       throw new Error("the credential returned no token");
     }
     token = accessToken.token;
+    tokenExpiresOn = accessToken.expiresOnTimestamp;
     redactor.add(token);
     reporter.passed(
       "token",
@@ -508,7 +513,14 @@ export async function verify(target: VerifyTarget, deps: VerifyDeps): Promise<Ex
   reporter.passed("role", `the token's roles claim holds "${roleValue}"`, claimDetails);
 
   // Step 3: chat.
-  const chat = new ChatApiClient({ baseUrl: chatApiUrl, token, fetch: deps.fetch });
+  // The token of step 1 is the one whose roles were checked: the chat API gets exactly that one.
+  const issued: AccessToken = { token, expiresOnTimestamp: tokenExpiresOn };
+  const chat = new ChatApiClient({
+    baseUrl: chatApiUrl,
+    credential: { getToken: async () => issued },
+    scope,
+    transport: deps.transport,
+  });
   const chatStarted = now();
   let reply: ChatMessage;
   try {
@@ -774,6 +786,20 @@ export function explainChatFailure(
         exitCode: ExitCode.Other,
       };
   }
+  if (error.kind === "redirect") {
+    return {
+      cause: `the chat API answered ${error.status}, redirecting to ${error.location ?? "(no location)"}: verify never follows a redirect, so nothing at that address was checked`,
+      fix: "check --chat-api-url (or the stack's smartspace.chatApiUrl): use the address the admin portal shows",
+      exitCode: ExitCode.Other,
+    };
+  }
+  if (error.kind === "invalid-response" || error.kind === "too-large") {
+    return {
+      cause: `the chat API's answer is not what the Smartspace contract describes: ${error.message}`,
+      fix: "check that --chat-api-url is the Smartspace chat API; report it if it is",
+      exitCode: ExitCode.Other,
+    };
+  }
   if (error.kind === "network") {
     return {
       cause: `could not reach the chat API at ${chatApiUrl}: ${error.message}`,
@@ -823,13 +849,4 @@ export function firstLine(value: unknown): string {
 /** A duration for a message: "250 ms", "1.5 s". */
 export function seconds(ms: number): string {
   return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
-}
-
-function isHttpsUrl(value: string): boolean {
-  try {
-    const url = new URL(value);
-    return url.protocol === "https:" && url.hostname.length > 0 && !url.username && !url.password;
-  } catch {
-    return false;
-  }
 }

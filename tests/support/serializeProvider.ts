@@ -1,7 +1,7 @@
 /**
  * Prints the serialized WorkspaceAccess provider, as `pulumi up` produces it, to stdout. Run it in a child
- * process with the program's own loader (`node --import tsx`, from Pulumi.yaml) so that tests exercise the
- * exact JavaScript the closure serializer sees in a real deployment, not the one ts-node produces for mocha.
+ * process with the program's own loader and options (`node --import tsx`, from Pulumi.yaml), so that what is
+ * measured and run is exactly the text a deployment stores in state.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { WorkspaceAccess } from "../../components/workspaceAccess";

@@ -1,8 +1,15 @@
 /**
  * Fakes for testing `npm run verify` in-process: a credential factory that records what it was asked for, a
- * `fetch` that routes to handlers, output sinks, and unsigned JWTs (verify only decodes tokens).
+ * transport that routes to handlers, output sinks, and unsigned JWTs (verify only decodes tokens).
  */
 import type { AccessToken, GetTokenOptions, TokenCredential } from "@azure/identity";
+import {
+  createHttpHeaders,
+  type HttpClient as SdkHttpClient,
+  type PipelineRequest,
+  type PipelineResponse,
+  RestError,
+} from "@azure/core-rest-pipeline";
 import type { CredentialFactory, TextSink } from "../../cli/verify/engine";
 
 export const TENANT_ID = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d";
@@ -72,29 +79,66 @@ export interface FetchCall {
   readonly body: unknown;
 }
 
-export type FetchHandler = (call: FetchCall, signal?: AbortSignal) => Response | Promise<Response>;
+/** Answers a call with a web `Response`, or throws as a failed connection would (an error with a `code`). */
+export type FetchHandler = (call: FetchCall, signal: AbortSignal) => Response | Promise<Response>;
 
-/** A `fetch` that records each call and answers with the first handler whose `METHOD path` key matches. */
-export function fakeFetch(routes: Record<string, FetchHandler>) {
+/**
+ * A transport for the Azure SDK pipeline (what `HttpClient` sends through) that records each call and
+ * answers with the first handler whose `METHOD path` key matches the end of the path. It behaves like the
+ * SDK's Node.js transport where the clients depend on it: the attempt's timeout and the call's abort signal
+ * end a pending answer with an AbortError, and a thrown connection error becomes a RestError with its code.
+ */
+export function fakeTransport(routes: Record<string, FetchHandler>) {
   const calls: FetchCall[] = [];
-  const impl = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
-    const url = String(input);
-    const method = (init?.method ?? "GET").toUpperCase();
-    const headers = Object.fromEntries(new Headers(init?.headers).entries());
-    const body = typeof init?.body === "string" ? JSON.parse(init.body) : undefined;
-    const call = { method, url, headers, body };
-    calls.push(call);
-    const pathname = new URL(url).pathname;
-    const handler = Object.entries(routes).find(([key]) => {
-      const [routeMethod, routePath] = key.split(" ");
-      return routeMethod === method && pathname.endsWith(routePath);
-    })?.[1];
-    if (!handler) {
-      return json(404, { error: "NotFound" });
-    }
-    return handler(call, init?.signal ?? undefined);
+  const transport: SdkHttpClient = {
+    async sendRequest(request: PipelineRequest): Promise<PipelineResponse> {
+      const method = request.method.toUpperCase();
+      const headers = request.headers.toJSON();
+      const body = typeof request.body === "string" ? JSON.parse(request.body) : undefined;
+      const call = { method, url: request.url, headers, body };
+      calls.push(call);
+      const pathname = new URL(request.url).pathname;
+      const handler = Object.entries(routes).find(([key]) => {
+        const [routeMethod, routePath] = key.split(" ");
+        return routeMethod === method && pathname.endsWith(routePath);
+      })?.[1];
+      const signal = AbortSignal.any([
+        ...(request.abortSignal ? [request.abortSignal as AbortSignal] : []),
+        ...(request.timeout > 0 ? [AbortSignal.timeout(request.timeout)] : []),
+      ]);
+      let response: Response;
+      try {
+        response = await new Promise<Response>((resolve, reject) => {
+          signal.addEventListener("abort", () => reject(abortError()));
+          Promise.resolve(handler ? handler(call, signal) : json(404, { error: "NotFound" })).then(
+            resolve,
+            reject,
+          );
+        });
+      } catch (error) {
+        const code = (error as { code?: unknown }).code;
+        throw typeof code === "string" ? new RestError((error as Error).message, { code, request }) : error;
+      }
+      return {
+        request,
+        status: response.status,
+        headers: createHttpHeaders(Object.fromEntries(response.headers.entries())),
+        bodyAsText: await response.text(),
+      };
+    },
   };
-  return { fetch: impl as typeof fetch, calls };
+  return { transport, calls };
+}
+
+function abortError(): Error {
+  const error = new Error("The operation was aborted.");
+  error.name = "AbortError";
+  return error;
+}
+
+/** A failed connection, as the Node.js transport reports it. */
+export function connectionError(code: "ECONNREFUSED" | "ECONNRESET"): Error {
+  return Object.assign(new Error(`connect ${code} 127.0.0.1:443`), { code });
 }
 
 export function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
@@ -104,13 +148,9 @@ export function json(status: number, body: unknown, headers: Record<string, stri
   });
 }
 
-/** A response that never comes, until the request is aborted (as fetch does on timeout). */
-export function never(_call: FetchCall, signal?: AbortSignal): Promise<Response> {
-  return new Promise((_, reject) => {
-    signal?.addEventListener("abort", () =>
-      reject(signal.reason ?? new DOMException("aborted", "AbortError")),
-    );
-  });
+/** A response that never comes (the transport ends it when the attempt times out). */
+export function never(): Promise<Response> {
+  return new Promise(() => undefined);
 }
 
 export function chatReply(

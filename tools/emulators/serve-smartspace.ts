@@ -14,7 +14,7 @@ const DEMO_WORKSPACE = { id: "00000000-0000-4000-8000-000000000001", name: "Demo
 
 const USAGE = `Usage: npm run emulator -- [options]
 
-Serves the Smartspace admin API contract (../shared/smartspace-api.md) on 127.0.0.1 from memory.
+Serves the Smartspace admin API contract (../shared/smartspace-api.md) over HTTPS on 127.0.0.1 from memory.
 
 Options:
   --port <n>                 port to listen on (default: any free port)
@@ -102,6 +102,7 @@ async function main(): Promise<void> {
     "Point a stack at it:",
     `  pulumi config set --path smartspace.adminApiUrl ${emulator.url}`,
     `  export SMARTSPACE_ADMIN_TOKEN=${emulator.token}`,
+    `  export NODE_EXTRA_CA_CERTS=${emulator.tls.caFile}   # trust the emulator's certificate (https only)`,
     "",
     "Requests (Ctrl+C to stop):",
   ];

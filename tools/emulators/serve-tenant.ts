@@ -8,7 +8,8 @@
 import { randomUUID } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { createEmulatorTls, type RegisteredClient, TenantEmulator } from "./tenantEmulator";
+import { type RegisteredClient, TenantEmulator } from "./tenantEmulator";
+import { createEmulatorTls } from "./tls";
 
 const WORKSPACE_ID = "3f1c2b7a-9d4e-4b8a-a1c3-5e6f7a8b9c0d";
 

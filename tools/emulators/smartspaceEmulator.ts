@@ -5,21 +5,21 @@
  * Built to be extended (issue 5 adds an Entra-like token endpoint and the chat API): routes live in a small
  * {@link Router} that is public, each route chooses its own authorization, the store is public, and
  * `start()` is inherited by subclasses (`class ChatEmulator extends SmartspaceEmulator` gets
- * `ChatEmulator.start()` returning a `ChatEmulator`). Pass `tls` to serve HTTPS.
+ * `ChatEmulator.start()` returning a `ChatEmulator`). It serves HTTPS only (see ./tls.ts).
  */
 import { randomBytes } from "node:crypto";
 import * as http from "node:http";
 import * as https from "node:https";
 import type { AddressInfo } from "node:net";
+import { type EmulatorTls, emulatorAgent, sharedEmulatorTls } from "./tls";
 
 // The contract's data shapes, shared with the client so that both sides of the tests speak one contract.
 import { PRINCIPAL_TYPES } from "../../clients/adminApi";
 import type { AccessEntry, PrincipalType, Workspace } from "../../clients/adminApi";
+import { GUID } from "../../rules/ids";
 
 export { PRINCIPAL_TYPES };
 export type { AccessEntry, PrincipalType, Workspace };
-
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** IDs are compared case-insensitively, as Entra ID and Smartspace treat GUIDs. */
 function key(id: string): string {
@@ -402,14 +402,8 @@ export interface SmartspaceEmulatorOptions {
   readonly replicationDelayMs?: number;
   /** Default 0: an ephemeral port. */
   readonly port?: number;
-  /** Serve HTTPS with this key and certificate (PEM). */
-  readonly tls?: { readonly key: string; readonly cert: string };
-  /**
-   * With `tls`, also serve the same routes and store over plain HTTP on a second ephemeral port
-   * ({@link SmartspaceEmulator.httpUrl}): for clients in a process that started before the certificate was
-   * generated, and so cannot trust it (Node reads NODE_EXTRA_CA_CERTS only at start-up).
-   */
-  readonly plainHttp?: boolean;
+  /** The certificate to serve HTTPS with. Default: one generated for this process ({@link sharedEmulatorTls}). */
+  readonly tls?: EmulatorTls;
   /** Called after each request is answered (or dropped); receives no headers, so it is safe to print. */
   readonly onRequest?: (request: RecordedRequest) => void;
   readonly now?: () => number;
@@ -425,10 +419,9 @@ export class SmartspaceEmulator {
   readonly faults = new FaultInjector();
   readonly requests: RecordedRequest[] = [];
   readonly options: SmartspaceEmulatorOptions;
-  private server: http.Server | https.Server | undefined;
+  private server: https.Server | undefined;
   private baseUrl: string | undefined;
-  private plainServer: http.Server | undefined;
-  private plainBaseUrl: string | undefined;
+  private tlsInUse: EmulatorTls | undefined;
   /** Requests held back by a "slow" fault; cancelled by reset() and close(). */
   private readonly delayed = new Set<{ readonly cancel: () => void }>();
 
@@ -454,7 +447,7 @@ export class SmartspaceEmulator {
     this.addAdminRoutes();
   }
 
-  /** Base URL without a trailing slash, e.g. `http://127.0.0.1:53211`. */
+  /** Base URL without a trailing slash, e.g. `https://127.0.0.1:53211`. */
   get url(): string {
     if (this.baseUrl === undefined) {
       throw new Error("the emulator is not listening; create it with SmartspaceEmulator.start()");
@@ -466,15 +459,17 @@ export class SmartspaceEmulator {
     return Number(new URL(this.url).port);
   }
 
-  /** Plain-HTTP base URL: {@link url} without `tls`, the second listener's with `tls` and `plainHttp`. */
-  get httpUrl(): string {
-    if (!this.options.tls) {
-      return this.url;
+  /** The certificate served: trust it with `NODE_EXTRA_CA_CERTS=<tls.caFile>` or {@link agent}. */
+  get tls(): EmulatorTls {
+    if (this.tlsInUse === undefined) {
+      throw new Error("the emulator is not listening; create it with SmartspaceEmulator.start()");
     }
-    if (this.plainBaseUrl === undefined) {
-      throw new Error("the emulator serves HTTPS only; start it with plainHttp: true");
-    }
-    return this.plainBaseUrl;
+    return this.tlsInUse;
+  }
+
+  /** An https agent trusting this emulator, for clients in this process. */
+  agent(): https.Agent {
+    return emulatorAgent(this.tls);
   }
 
   /** Recorded requests matching the filter. */
@@ -521,18 +516,14 @@ export class SmartspaceEmulator {
 
   async close(): Promise<void> {
     this.cancelDelayed();
-    const servers = [this.server, this.plainServer].filter((s) => s !== undefined);
+    const server = this.server;
     this.server = undefined;
-    this.plainServer = undefined;
-    await Promise.all(
-      servers.map(
-        (server) =>
-          new Promise<void>((resolve, reject) => {
-            server.close((error) => (error ? reject(error) : resolve()));
-            server.closeAllConnections();
-          }),
-      ),
-    );
+    if (server) {
+      await new Promise<void>((resolve, reject) => {
+        server.close((error) => (error ? reject(error) : resolve()));
+        server.closeAllConnections();
+      });
+    }
   }
 
   private cancelDelayed(): void {
@@ -549,19 +540,12 @@ export class SmartspaceEmulator {
         }
       });
     };
-    const tls = this.options.tls;
-    const server = tls
-      ? https.createServer({ key: tls.key, cert: tls.cert }, handler)
-      : http.createServer(handler);
+    const tls = this.options.tls ?? (await sharedEmulatorTls());
+    const server = https.createServer({ key: tls.key, cert: tls.cert }, handler);
     const port = await listenOn(server, this.options.port ?? 0);
     this.server = server;
-    this.baseUrl = `${tls ? "https" : "http"}://127.0.0.1:${port}`;
-    if (tls && this.options.plainHttp) {
-      const plain = http.createServer(handler);
-      const plainPort = await listenOn(plain, 0);
-      this.plainServer = plain;
-      this.plainBaseUrl = `http://127.0.0.1:${plainPort}`;
-    }
+    this.tlsInUse = tls;
+    this.baseUrl = `https://127.0.0.1:${port}`;
   }
 
   private addAdminRoutes(): void {

@@ -13,10 +13,6 @@
  * `npm run emulator:tenant` (tools/emulators/serve-tenant.ts) serves one on its own.
  */
 import { generateKeyPairSync, type KeyObject, randomUUID, sign, timingSafeEqual, verify } from "node:crypto";
-import * as fs from "node:fs";
-import * as os from "node:os";
-import * as path from "node:path";
-import { generate } from "selfsigned";
 import {
   type RouteContext,
   type RouteResult,
@@ -478,47 +474,6 @@ export class TenantEmulator extends SmartspaceEmulator {
   private isTenant(tenant: string): boolean {
     return tenant.toLowerCase() === this.tenantId.toLowerCase();
   }
-}
-
-/** A certificate for https://127.0.0.1, and the PEM file to name in `NODE_EXTRA_CA_CERTS`. */
-export interface EmulatorTls {
-  readonly key: string;
-  readonly cert: string;
-  /** PEM file holding the (self-signed) certificate, for `NODE_EXTRA_CA_CERTS`. */
-  readonly caFile: string;
-  /** Removes the temporary directory holding `caFile`. */
-  cleanup(): void;
-}
-
-/** Generates a one-day self-signed certificate for 127.0.0.1 and localhost. */
-export async function createEmulatorTls(): Promise<EmulatorTls> {
-  const pems = await generate([{ name: "commonName", value: "127.0.0.1" }], {
-    keySize: 2048,
-    algorithm: "sha256",
-    notAfterDate: new Date(Date.now() + 24 * 3600 * 1000),
-    extensions: [
-      // Marked as a CA so that OpenSSL accepts it as its own trust anchor.
-      { name: "basicConstraints", cA: true, critical: true },
-      { name: "keyUsage", digitalSignature: true, keyEncipherment: true, keyCertSign: true, critical: true },
-      { name: "extKeyUsage", serverAuth: true },
-      {
-        name: "subjectAltName",
-        altNames: [
-          { type: 7, ip: "127.0.0.1" },
-          { type: 2, value: "localhost" },
-        ],
-      },
-    ],
-  });
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "smartspace-emulator-"));
-  const caFile = path.join(dir, "emulator-ca.pem");
-  fs.writeFileSync(caFile, pems.cert);
-  return {
-    key: pems.private,
-    cert: pems.cert,
-    caFile,
-    cleanup: () => fs.rmSync(dir, { recursive: true, force: true }),
-  };
 }
 
 function describeThread(thread: EmulatedThread) {
