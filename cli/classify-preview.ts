@@ -14,13 +14,20 @@
  * Nothing secret is read or printed: the digest masks secret values, and the report names resources and
  * property paths only.
  *
+ * Fails closed: input that is missing, truncated, too large or of a shape this does not know, an exit code
+ * that contradicts the steps, or any error while classifying gives the verdict `failed` and exit code 2, and
+ * the verdict is written even when the arguments are wrong. Text from the preview is rendered only inside
+ * code spans (see ./report.ts), so it cannot mention people, link, or forge the workflows' marker comments.
+ *
  * Usage:
- *   npx pulumi preview --stack dev --refresh --expect-no-changes --json > preview.json; code=$?
- *   npx tsx cli/classify-preview.ts --input preview.json --preview-exit-code "$code" --stack dev \
+ *   npm run pulumi -- preview --stack dev --refresh --expect-no-changes --json > preview.json; code=$?
+ *   npm run --silent classify-preview -- --input preview.json --preview-exit-code "$code" --stack dev \
  *     --markdown report.md --github-output "$GITHUB_OUTPUT"
  */
-import { readFileSync, appendFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { Command, InvalidArgumentError } from "commander";
+import { z } from "zod";
+import { appendOutputs, code, fitReport, githubOutputArgument, readBounded } from "./report";
 
 export const EXIT_NO_CHANGES_EXPECTED = 7;
 export const PROJECT = "smartspace-integration";
@@ -60,10 +67,64 @@ export interface PreviewStepJson {
 }
 
 export interface PreviewDigestJson {
-  readonly config?: Readonly<Record<string, string>>;
+  readonly config?: Readonly<Record<string, unknown>>;
   readonly steps?: readonly PreviewStepJson[];
-  readonly diagnostics?: readonly { urn?: string; message?: string; severity?: string }[];
-  readonly changeSummary?: Readonly<Record<string, number>>;
+  readonly diagnostics?: readonly {
+    urn?: string | null;
+    message?: string | null;
+    severity?: string | null;
+  }[];
+  readonly changeSummary?: Readonly<Record<string, number>> | null;
+}
+
+/**
+ * The part of the digest this reads, checked before anything is classified: a field of the wrong type is a
+ * digest this does not understand, never "no steps". Other fields are allowed (the CLI adds some over time).
+ */
+const STATE_SCHEMA = z.looseObject({
+  urn: z.string().optional(),
+  type: z.string().optional(),
+  parent: z.string().optional(),
+  inputs: z.record(z.string(), z.unknown()).optional(),
+});
+const DIGEST_SCHEMA = z.looseObject({
+  config: z.record(z.string(), z.unknown()).optional(),
+  steps: z
+    .array(
+      z.looseObject({
+        op: z.string().min(1),
+        urn: z.string().min(1),
+        oldState: STATE_SCHEMA.nullish(),
+        newState: STATE_SCHEMA.nullish(),
+        diffReasons: z.array(z.string()).nullish(),
+        replaceReasons: z.array(z.string()).nullish(),
+        detailedDiff: z.record(z.string(), z.looseObject({ kind: z.string() })).nullish(),
+      }),
+    )
+    .optional(),
+  diagnostics: z
+    .array(
+      z.looseObject({
+        urn: z.string().nullish(),
+        message: z.string().nullish(),
+        severity: z.string().nullish(),
+      }),
+    )
+    .optional(),
+  changeSummary: z.record(z.string(), z.number().int().nonnegative()).nullish(),
+});
+
+/** Checks a parsed digest's shape; throws naming the first few fields that are not what Pulumi writes. */
+export function validateDigest(value: unknown): PreviewDigestJson {
+  const result = DIGEST_SCHEMA.safeParse(value);
+  if (!result.success) {
+    const where = result.error.issues
+      .slice(0, 3)
+      .map((issue) => `${issue.path.join(".") || "(top level)"}: ${issue.message}`)
+      .join("; ");
+    throw new Error(`the preview JSON does not have the shape pulumi preview --json writes (${where})`);
+  }
+  return result.data as PreviewDigestJson;
 }
 
 export type Verdict = "no-changes" | "rotation-due" | "drift" | "failed";
@@ -121,10 +182,11 @@ export function parsePreviewJson(text: string): PreviewDigestJson {
     try {
       const parsed: unknown = JSON.parse(candidate);
       if (parsed !== null && typeof parsed === "object" && !Array.isArray(parsed)) {
-        return parsed as PreviewDigestJson;
+        return validateDigest(parsed);
       }
-    } catch {
-      // Try the next candidate.
+    } catch (error) {
+      if (!(error instanceof SyntaxError)) throw error;
+      // Not JSON from here: try the next candidate.
     }
   }
   throw new Error(
@@ -253,8 +315,24 @@ function driftExplanation(op: string, type: string, properties: readonly string[
   }
 }
 
-/** Classifies a preview digest; pure, so tests can feed it any shape the CLI produces. */
+/** A failed classification that says why; what every error while classifying turns into. */
+export function failedClassification(stack: string | undefined, problem: string): Classification {
+  return { verdict: "failed", stack, findings: [], problems: [problem] };
+}
+
+/**
+ * Classifies a preview digest; pure, so tests can feed it any shape the CLI produces. Never throws: an input it
+ * cannot handle is a failed classification, not an exception a caller might swallow as success.
+ */
 export function classifyPreview(digest: PreviewDigestJson, options: ClassifyOptions = {}): Classification {
+  try {
+    return classifyValidated(validateDigest(digest), options);
+  } catch (error) {
+    return failedClassification(options.stack, `could not classify the preview: ${(error as Error).message}`);
+  }
+}
+
+function classifyValidated(digest: PreviewDigestJson, options: ClassifyOptions): Classification {
   const problems: string[] = [];
   const exitCode = options.previewExitCode;
   if (exitCode !== undefined && exitCode !== 0 && exitCode !== EXIT_NO_CHANGES_EXPECTED) {
@@ -265,7 +343,7 @@ export function classifyPreview(digest: PreviewDigestJson, options: ClassifyOpti
   for (const diagnostic of digest.diagnostics ?? []) {
     if (diagnostic.severity === "error") {
       problems.push(
-        `error${diagnostic.urn ? ` on ${diagnostic.urn}` : ""}: ${(diagnostic.message ?? "").trim()}`,
+        `error${diagnostic.urn ? ` on ${diagnostic.urn}` : ""}: ${(diagnostic.message ?? "").trim() || "(no message)"}`,
       );
     }
   }
@@ -332,6 +410,13 @@ export function classifyPreview(digest: PreviewDigestJson, options: ClassifyOpti
     });
   }
 
+  if (exitCode === 0 && findings.length > 0) {
+    // With --expect-no-changes, exit 0 means "no changes": steps that change something contradict it.
+    problems.push(
+      `pulumi preview exited 0 (no changes) but listed ${findings.length} change(s); the output does not belong to this run or was altered`,
+    );
+  }
+
   let verdict: Verdict = "no-changes";
   if (problems.length > 0) verdict = "failed";
   else if (findings.some((finding) => finding.category === "drift")) verdict = "drift";
@@ -346,35 +431,41 @@ const HEADLINE: Readonly<Record<Verdict, string>> = {
   failed: "drift check failed",
 };
 
-function escapeCell(text: string): string {
-  return text.replace(/\|/g, "\\|").replace(/\r?\n/g, " ");
-}
+/** Rows listed per table; a preview that changes more than this is summarised, not itemised. */
+const MAX_ROWS = 200;
 
 function table(findings: readonly Finding[]): string[] {
-  return [
-    "| Resource | Kind | Operation | Changed | Meaning |",
-    "| --- | --- | --- | --- | --- |",
-    ...findings.map(
-      (finding) =>
-        `| \`${escapeCell(finding.name)}\` | ${escapeCell(label(finding.type) || "-")} | ${escapeCell(finding.op)} | ${
-          finding.properties.length > 0
-            ? finding.properties.map((p) => `\`${escapeCell(p)}\``).join(", ")
-            : "-"
-        } | ${escapeCell(finding.explanation)} |`,
-    ),
-  ];
+  const cell = (text: string) => code(text, { inTable: true });
+  const rows = findings.slice(0, MAX_ROWS).map(
+    (finding) =>
+      `| ${cell(finding.name)} | ${label(finding.type) ? cell(label(finding.type)) : "-"} | ${cell(finding.op)} | ${
+        finding.properties.length > 0
+          ? finding.properties
+              .slice(0, 10)
+              .map((p) => cell(p))
+              .join(", ") +
+            (finding.properties.length > 10 ? ` and ${finding.properties.length - 10} more` : "")
+          : "-"
+      } | ${finding.explanation.replace(/\|/g, "\\|")} |`,
+  );
+  if (findings.length > MAX_ROWS)
+    rows.push(`| ... | | | | ${findings.length - MAX_ROWS} more; see the job log |`);
+  return ["| Resource | Kind | Operation | Changed | Meaning |", "| --- | --- | --- | --- | --- |", ...rows];
 }
 
-/** A Markdown report for the job summary and the drift issue. */
+/** A Markdown report for the job summary and the drift issue. Text from the preview appears only as code. */
 export function renderMarkdown(classification: Classification, now: Date = new Date()): string {
-  const stack = classification.stack ?? "(stack)";
-  const lines = [`## Drift check of stack \`${stack}\`: ${HEADLINE[classification.verdict]}`, ""];
+  const stack = code(classification.stack ?? "(stack)");
+  const lines = [`## Drift check of stack ${stack}: ${HEADLINE[classification.verdict]}`, ""];
   lines.push(`Checked ${now.toISOString()} with \`pulumi preview --refresh --expect-no-changes\`.`, "");
   if (classification.problems.length > 0) {
     lines.push(
       "### The preview could not be evaluated",
       "",
-      ...classification.problems.map((p) => `- ${p}`),
+      ...classification.problems.slice(0, 20).map((p) => `- ${code(p, { max: 2000 })}`),
+      ...(classification.problems.length > 20
+        ? [`- ${classification.problems.length - 20} more in the job log`]
+        : []),
       "",
     );
   }
@@ -397,22 +488,18 @@ export function renderMarkdown(classification: Classification, now: Date = new D
   if (classification.verdict === "no-changes") {
     lines.push("Azure matches the stack's state and the code on the default branch.", "");
   }
-  return lines.join("\n");
+  return fitReport(lines.join("\n"));
 }
 
 function appendGithubOutput(file: string, classification: Classification): void {
   const count = (category: Finding["category"]) =>
     classification.findings.filter((finding) => finding.category === category).length;
-  appendFileSync(
-    file,
-    [
-      `verdict=${classification.verdict}`,
-      `drift-count=${count("drift")}`,
-      `rotation-count=${count("rotation")}`,
-      `headline=${HEADLINE[classification.verdict]}`,
-      "",
-    ].join("\n"),
-  );
+  appendOutputs(file, {
+    verdict: classification.verdict,
+    "drift-count": count("drift"),
+    "rotation-count": count("rotation"),
+    headline: HEADLINE[classification.verdict],
+  });
 }
 
 export const VERDICT_EXIT_CODES: Readonly<Record<Verdict, number>> = {
@@ -423,15 +510,35 @@ export const VERDICT_EXIT_CODES: Readonly<Record<Verdict, number>> = {
 };
 
 export interface CliIo {
+  /** Standard input, read only when no --input is given. */
   readonly stdin: () => string;
   readonly stdout: (text: string) => void;
   readonly stderr: (text: string) => void;
   readonly now?: Date;
 }
 
-/** Runs the command line; returns the process exit code. */
+/** Exit code of a usage error (bad or missing arguments); the verdict is `failed` then too. */
+export const EXIT_USAGE = 64;
+
+interface CliOptions {
+  input?: string;
+  previewExitCode?: number;
+  stack?: string;
+  forcedReplace?: string[];
+  markdown?: string;
+  githubOutput?: string;
+  json?: boolean;
+  exitCode?: boolean;
+}
+
+/**
+ * Runs the command line; returns the process exit code: 0 when classified (also drift, unless --exit-code),
+ * 1 for drift with --exit-code, 2 when the classification failed, 64 for a usage error. Every path that
+ * cannot produce a classification still writes `verdict=failed` to --github-output when it was given.
+ */
 export function main(argv: readonly string[], io: CliIo): number {
-  let exitCode = 0;
+  let exitCode = VERDICT_EXIT_CODES.failed;
+  let outputWritten = false;
   const program = new Command()
     .name("classify-preview")
     .description("Classify `pulumi preview --json` output as no changes, rotation due, drift, or failed.")
@@ -440,7 +547,7 @@ export function main(argv: readonly string[], io: CliIo): number {
       "--preview-exit-code <code>",
       "exit code of pulumi preview (7 = changes with --expect-no-changes)",
       (value) => {
-        if (!/^\d+$/.test(value)) throw new InvalidArgumentError("use the preview's numeric exit code");
+        if (!/^\d{1,3}$/.test(value)) throw new InvalidArgumentError("use the preview's numeric exit code");
         return Number(value);
       },
     )
@@ -449,58 +556,55 @@ export function main(argv: readonly string[], io: CliIo): number {
     .option("--markdown <file>", "write the Markdown report to this file")
     .option("--github-output <file>", "append verdict=..., drift-count=..., rotation-count=... to this file")
     .option("--json", "print the classification as JSON instead of Markdown")
-    .option(
-      "--exit-code",
-      "exit 1 on drift and 2 when the preview failed (default: exit 0 whenever classified)",
-    )
+    .option("--exit-code", "also exit 1 on drift (a failed classification always exits 2)")
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
-    .action(
-      (opts: {
-        input?: string;
-        previewExitCode?: number;
-        stack?: string;
-        forcedReplace?: string[];
-        markdown?: string;
-        githubOutput?: string;
-        json?: boolean;
-        exitCode?: boolean;
-      }) => {
-        let digest: PreviewDigestJson;
-        let parseProblem: string | undefined;
-        try {
-          digest = parsePreviewJson(opts.input ? readFileSync(opts.input, "utf8") : io.stdin());
-        } catch (error) {
-          digest = {};
-          parseProblem = (error as Error).message;
-        }
-        const classified = classifyPreview(digest, {
+    .action((opts: CliOptions) => {
+      let classification: Classification;
+      try {
+        const text = opts.input ? readBounded(opts.input, opts.input) : io.stdin();
+        classification = classifyPreview(parsePreviewJson(text), {
           stack: opts.stack,
           previewExitCode: opts.previewExitCode,
           forcedReplacements: opts.forcedReplace,
         });
-        const classification: Classification = parseProblem
-          ? { ...classified, verdict: "failed", problems: [parseProblem, ...classified.problems] }
-          : classified;
-        const markdown = renderMarkdown(classification, io.now);
-        if (opts.markdown) writeFileSync(opts.markdown, markdown);
-        if (opts.githubOutput) appendGithubOutput(opts.githubOutput, classification);
-        io.stdout(opts.json ? `${JSON.stringify(classification, null, 2)}\n` : markdown);
-        exitCode = opts.exitCode ? VERDICT_EXIT_CODES[classification.verdict] : 0;
-      },
-    );
+      } catch (error) {
+        classification = failedClassification(opts.stack, (error as Error).message);
+      }
+      if (opts.githubOutput) {
+        appendGithubOutput(opts.githubOutput, classification);
+        outputWritten = true;
+      }
+      const markdown = renderMarkdown(classification, io.now);
+      if (opts.markdown) writeFileSync(opts.markdown, markdown);
+      io.stdout(opts.json ? `${JSON.stringify(classification, null, 2)}\n` : markdown);
+      exitCode =
+        classification.verdict === "failed" || opts.exitCode ? VERDICT_EXIT_CODES[classification.verdict] : 0;
+    });
   try {
     program.parse([...argv], { from: "user" });
   } catch (error) {
-    const code = (error as { exitCode?: number }).exitCode;
-    return typeof code === "number" && code !== 0 ? 64 : 0;
+    const commanderCode = (error as { exitCode?: number }).exitCode;
+    if (commanderCode === 0) return 0; // --help
+    exitCode = typeof commanderCode === "number" ? EXIT_USAGE : VERDICT_EXIT_CODES.failed;
+    if (typeof commanderCode !== "number") io.stderr(`classify-preview: ${(error as Error).message}\n`);
+  }
+  if (!outputWritten && exitCode !== 0) {
+    const file = githubOutputArgument(argv);
+    if (file) {
+      try {
+        appendOutputs(file, { verdict: "failed", headline: HEADLINE.failed });
+      } catch (error) {
+        io.stderr(`classify-preview: could not write ${file}: ${(error as Error).message}\n`);
+      }
+    }
   }
   return exitCode;
 }
 
 if (require.main === module) {
   process.exitCode = main(process.argv.slice(2), {
-    stdin: () => readFileSync(0, "utf8"),
+    stdin: () => readBounded(0, "standard input"),
     stdout: (text) => process.stdout.write(text),
     stderr: (text) => process.stderr.write(text),
   });

@@ -1,7 +1,8 @@
 import * as assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
+import * as fc from "fast-check";
 import {
   classifyPreview,
   EXIT_NO_CHANGES_EXPECTED,
@@ -12,6 +13,7 @@ import {
   type PreviewStepJson,
   renderMarkdown,
 } from "../cli/classify-preview";
+import { MAX_INPUT_BYTES } from "../cli/report";
 
 const PREFIX = "urn:pulumi:dev::smartspace-integration::";
 const PASSWORD = "azuread:index/applicationPassword:ApplicationPassword";
@@ -104,6 +106,15 @@ function digest(steps: PreviewStepJson[], extra: Partial<PreviewDigestJson> = {}
     changeSummary: { same: 20 },
     ...extra,
   };
+}
+
+/** The verdict for a preview text, as the CLI would compute it (parse, validate, classify). */
+function classifyPreviewText(text: string, previewExitCode = 7): string {
+  try {
+    return classifyPreview(parsePreviewJson(text), { previewExitCode }).verdict;
+  } catch {
+    return "failed";
+  }
 }
 
 describe("classify-preview", () => {
@@ -290,7 +301,7 @@ describe("classify-preview", () => {
     const markdown = renderMarkdown(result, new Date("2026-09-18T05:17:00Z"));
     assert.match(markdown, /^## Drift check of stack `prod`: drift detected/);
     assert.match(markdown, /### Drift \(1\)/);
-    assert.match(markdown, /`billing-credentials-client-id` \| Key Vault secret \| delete/);
+    assert.match(markdown, /`billing-credentials-client-id` \| `Key Vault secret` \| `delete`/);
     assert.match(markdown, /### Rotation due \(2\)/);
     assert.match(markdown, /`properties\.value`/);
     assert.match(markdown, /docs\/operations\.md#drift-findings/);
@@ -362,6 +373,147 @@ describe("classify-preview", () => {
       const bad = run(["--preview-exit-code", "seven"]);
       assert.equal(bad.code, 64);
       assert.match(bad.stderr, /numeric exit code/);
+    });
+  });
+
+  describe("fails closed", () => {
+    let dir: string;
+    beforeEach(() => {
+      dir = mkdtempSync(path.join(tmpdir(), "classify-closed-"));
+    });
+    afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+    /** Runs the CLI over a preview text; returns its exit code and what it wrote for the workflow. */
+    function classifyText(text: string, args: string[] = ["--preview-exit-code", "7"]) {
+      const input = path.join(dir, "preview.json");
+      const output = path.join(dir, "github-output");
+      writeFileSync(input, text);
+      writeFileSync(output, "");
+      const code = main(["--input", input, "--github-output", output, "--stack", "dev", ...args], {
+        stdin: () => "",
+        stdout: () => undefined,
+        stderr: () => undefined,
+      });
+      return { code, output: readFileSync(output, "utf8") };
+    }
+
+    const valid = JSON.stringify(digest([slotRotation("crm-sync", "a"), secretFollowUp("crm-sync")]));
+
+    it("gives the verdict failed and exit 2 for malformed and type-confused previews", () => {
+      const cases: Record<string, string> = {
+        empty: "",
+        whitespace: "  \n",
+        "JSON null": "null",
+        "a list": "[]",
+        "a number": "7",
+        "an error message": "error: could not load plugin azure-native",
+        "steps as an object": JSON.stringify({ steps: { op: "update" } }),
+        "a step that is a number": JSON.stringify({ steps: [1] }),
+        "a step without a URN": JSON.stringify({ steps: [{ op: "update" }] }),
+        "an op that is a number": JSON.stringify({ steps: [{ op: 3, urn: "urn:pulumi:a::b::c::d" }] }),
+        "replace reasons as a string": JSON.stringify({
+          steps: [{ op: "replace", urn: "urn:pulumi:a::b::c::d", replaceReasons: "endDate" }],
+        }),
+        "diagnostics as a string": JSON.stringify({ steps: [], diagnostics: "error" }),
+        "a count that is a string": JSON.stringify({ steps: [], changeSummary: { update: "1" } }),
+        "a negative count": JSON.stringify({ steps: [], changeSummary: { update: -1 } }),
+        "config as a list": JSON.stringify({ config: [], steps: [] }),
+      };
+      for (const [name, text] of Object.entries(cases)) {
+        const result = classifyText(text);
+        assert.equal(result.code, 2, name);
+        assert.match(result.output, /^verdict=failed$/m, name);
+      }
+    });
+
+    it("gives the verdict failed for every truncation of a valid preview", () => {
+      assert.match(classifyText(valid).output, /^verdict=rotation-due$/m);
+      fc.assert(
+        fc.property(fc.integer({ min: 0, max: valid.length - 1 }), (length) => {
+          const result = classifyPreviewText(valid.slice(0, length));
+          return result === "failed";
+        }),
+        { numRuns: 300 },
+      );
+    });
+
+    it("never reports no changes for a preview that exited 7, whatever the JSON says", () => {
+      fc.assert(
+        fc.property(fc.jsonValue({ maxDepth: 4 }), (value) => {
+          const verdict = classifyPreviewText(JSON.stringify(value), 7);
+          return verdict !== "no-changes";
+        }),
+        { numRuns: 300 },
+      );
+      // Type-confused fields of an otherwise valid digest: any one field replaced by any JSON value.
+      const base = JSON.parse(valid) as Record<string, unknown>;
+      fc.assert(
+        fc.property(
+          fc.constantFrom("steps", "diagnostics", "changeSummary", "config"),
+          fc.jsonValue({ maxDepth: 3 }),
+          (field, value) => {
+            const verdict = classifyPreviewText(JSON.stringify({ ...base, [field]: value }), 7);
+            return verdict !== "no-changes";
+          },
+        ),
+        { numRuns: 300 },
+      );
+    });
+
+    it("refuses a preview larger than it reads, without reading it", () => {
+      const input = path.join(dir, "huge.json");
+      writeFileSync(input, "{");
+      truncateSync(input, MAX_INPUT_BYTES + 1);
+      const output = path.join(dir, "github-output");
+      const code = main(["--input", input, "--github-output", output], {
+        stdin: () => "",
+        stdout: () => undefined,
+        stderr: () => undefined,
+      });
+      assert.equal(code, 2);
+      assert.match(readFileSync(output, "utf8"), /^verdict=failed$/m);
+      // Large but within the limit: thousands of steps are classified, and the report still fits an issue.
+      const many = digest(
+        Array.from({ length: 3000 }, (_, index) => ({
+          op: "update",
+          urn: urn("azuread:index/application:Application", `app-${index}`),
+          diffReasons: ["displayName"],
+        })),
+      );
+      const result = classifyPreview(many, { stack: "dev", previewExitCode: 7 });
+      assert.equal(result.verdict, "drift");
+      assert.ok(renderMarkdown(result).length <= 60_000);
+    });
+
+    it("fails when the exit code contradicts the steps, or when the preview did not run", () => {
+      assert.match(classifyText(valid, ["--preview-exit-code", "0"]).output, /^verdict=failed$/m);
+      const missing = path.join(dir, "absent.json");
+      const output = path.join(dir, "github-output-2");
+      const io = { stdin: () => "", stdout: () => undefined, stderr: () => undefined };
+      assert.equal(main(["--input", missing, "--github-output", output], io), 2);
+      assert.match(readFileSync(output, "utf8"), /^verdict=failed$/m);
+      // An empty exit code (the preview step was skipped) is a usage error, and still a failed verdict.
+      const usage = path.join(dir, "github-output-3");
+      assert.equal(main(["--preview-exit-code", "", "--github-output", usage], io), 64);
+      assert.equal(readFileSync(usage, "utf8"), "verdict=failed\nheadline=drift check failed\n");
+    });
+
+    it("renders text from the preview so that it cannot mention, link, or forge a marker", () => {
+      const hostile =
+        "denied for @octocat see [docs](https://evil.example) <!-- drift-check:prod --> `x` | y\n## heading <img src=x>";
+      const result = classifyPreview(
+        digest([{ op: "update", urn: urn("azuread:index/application:Application", `app ${hostile}`) }], {
+          diagnostics: [{ severity: "error", message: hostile }],
+        }),
+        { stack: "dev <!-- drift-check:prod -->", previewExitCode: 7 },
+      );
+      const markdown = renderMarkdown(result);
+      assert.doesNotMatch(markdown, /<!--|<img/);
+      const outsideCode = markdown.replace(/`[^`\n]*`/g, "");
+      assert.doesNotMatch(outsideCode, /@octocat|evil\.example|## heading/);
+      for (const line of markdown.split("\n").filter((l) => l.startsWith("| `app"))) {
+        assert.equal(line.split(/(?<!\\)\|/).length, 7, `a hostile name stays in one table cell: ${line}`);
+      }
     });
   });
 });
