@@ -4,7 +4,13 @@ import * as keyvault from "@pulumi/azure-native/keyvault";
 import type * as types from "@pulumi/azure-native/types";
 import * as azuread from "@pulumi/azuread";
 import * as pulumi from "@pulumi/pulumi";
-import { DEFAULT_ROTATION_DAYS, rotateWhenChanged, rotationSchedule, SlotName } from "../rules/rotation";
+import {
+  DEFAULT_ROTATION_DAYS,
+  identifierSecretExpiry,
+  rotateWhenChanged,
+  rotationSchedule,
+  SlotName,
+} from "../rules/rotation";
 
 /** Built-in Azure role "Key Vault Secrets User": read secret contents, nothing else. */
 export const KEY_VAULT_SECRETS_USER_ROLE_ID = "4633458b-17de-408a-b874-0445c86b69e6";
@@ -139,9 +145,19 @@ export class IntegrationCredentials extends pulumi.ComponentResource {
         { parent: this },
       );
 
+    // Identifiers expire too (tenants may deny secrets without an expiry); each rotation renews the date, which
+    // is an update of the secret (a new version), never a replacement.
+    const identifier = {
+      properties: {
+        attributes: {
+          enabled: true,
+          expires: Math.floor(Date.parse(identifierSecretExpiry(schedule, rotationDays)) / 1000),
+        },
+      },
+    };
     this.secrets = {
-      "client-id": secret("client-id", args.clientId),
-      "tenant-id": secret("tenant-id", args.tenantId),
+      "client-id": secret("client-id", args.clientId, identifier),
+      "tenant-id": secret("tenant-id", args.tenantId, identifier),
       "client-secret": secret("client-secret", pulumi.secret(current.value), {
         properties: {
           contentType: `Entra ID client secret of a Smartspace integration (application password, slot ${this.currentSlot})`,

@@ -141,3 +141,18 @@ export function rotationSchedule(now: Date, rotationDays: number): RotationSched
 export function rotateWhenChanged(slot: SlotSchedule): { generation: string } {
   return { generation: String(slot.generation) };
 }
+
+/** Days the Key Vault identifier secrets stay valid beyond the next rotation, at least. */
+export const IDENTIFIER_EXPIRY_MIN_DAYS = 45;
+
+/**
+ * Expiry of the Key Vault secrets that hold identifiers (client ID, tenant ID), which tenants enforcing "Key
+ * Vault secrets should have an expiration date" require. Like the slots' dates it depends only on the period,
+ * so runs within a period declare identical inputs, and each rotation renews it. It lies at least
+ * IDENTIFIER_EXPIRY_MIN_DAYS beyond the next boundary, so Key Vault's near-expiry event (30 days ahead)
+ * fires only when deployments have stopped, not every period of a short rotation.
+ */
+export function identifierSecretExpiry(schedule: RotationSchedule, rotationDays: number): string {
+  const days = Math.max(rotationDays, IDENTIFIER_EXPIRY_MIN_DAYS);
+  return formatUtc(Date.parse(schedule.nextRotationOn) + days * DAY_MS);
+}

@@ -144,6 +144,32 @@ describe("classify-preview", () => {
     ]);
   });
 
+  it("counts the identifier secrets' renewed expiry as part of a rotation", () => {
+    const renewal = (kind: string): PreviewStepJson => {
+      const stepUrn = secretUrn("crm-sync", kind);
+      return {
+        op: "update",
+        urn: stepUrn,
+        newState: state(stepUrn, parentOf("crm-sync"), { secretName: `smartspace-crm-sync-${kind}` }),
+        diffReasons: ["properties"],
+        detailedDiff: { "properties.attributes.expires": { kind: "update", inputDiff: true } },
+      };
+    };
+    const result = classifyPreview(
+      digest([
+        slotRotation("crm-sync", "a"),
+        secretFollowUp("crm-sync"),
+        renewal("client-id"),
+        renewal("tenant-id"),
+      ]),
+      { previewExitCode: 7 },
+    );
+    assert.equal(result.verdict, "rotation-due");
+    assert.equal(result.findings.length, 4);
+    // Without a rotation in the same preview, a changed expiry is drift (edited by hand, or code not deployed).
+    assert.equal(classifyPreview(digest([renewal("client-id")]), { previewExitCode: 7 }).verdict, "drift");
+  });
+
   it("reports each rotation once even with the replacement's companion steps", () => {
     const rotation = slotRotation("crm-sync", "b");
     const result = classifyPreview(

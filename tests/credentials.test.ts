@@ -86,6 +86,42 @@ describe("credentials", () => {
     });
   });
 
+  it("gives the client and tenant ID secrets an expiry that only moves at a rotation, as an update", async () => {
+    const expiries = async (now: Date) => {
+      const run = await runProgram(baseConfig(), { now });
+      return ["client-id", "tenant-id"].map((kind) => {
+        const secret = run.one(SECRET, `crm-sync-credentials-${kind}`);
+        const attributes = (secret.inputs.properties as Record<string, Record<string, unknown>>).attributes;
+        return { urn: secret.urn, expires: attributes.expires as number };
+      });
+    };
+    // One program run at a time: the mocks record into one process-wide runtime.
+    const now = await expiries(NOW);
+    const samePeriod = await expiries(LATER_SAME_PERIOD);
+    const nextPeriod = await expiries(NEXT_PERIOD);
+    // Period 10 ends 2026-09-17; identifiers stay valid 90 days (rotationDays, at least 45) beyond it.
+    assert.equal(new Date(now[0].expires * 1000).toISOString(), "2026-12-16T00:00:00.000Z");
+    assert.deepEqual(samePeriod, now, "identical inputs within a period: no diff");
+    assert.equal(new Date(nextPeriod[1].expires * 1000).toISOString(), "2027-03-16T00:00:00.000Z");
+    assert.deepEqual(
+      nextPeriod.map((secret) => secret.urn),
+      now.map((secret) => secret.urn),
+      "the same secrets: the provider writes a new version, never a new secret",
+    );
+    // Key Vault's near-expiry event (30 days ahead) must not fire while a short rotation keeps running.
+    const weekly = await runProgram(baseConfig({ integrations: [{ name: "crm-sync", rotationDays: 7 }] }), {
+      now: NOW,
+    });
+    const expires =
+      ((
+        weekly.one(SECRET, "crm-sync-credentials-client-id").inputs.properties as Record<
+          string,
+          Record<string, unknown>
+        >
+      ).attributes.expires as number) * 1000;
+    assert.ok(expires - NOW.getTime() > 45 * 86_400_000);
+  });
+
   it("switches the stored secret to the other slot after a boundary, replacing only the older slot", async () => {
     const before = await runProgram(baseConfig(), { now: LATER_SAME_PERIOD });
     const after = await runProgram(baseConfig(), { now: NEXT_PERIOD });
