@@ -10,8 +10,9 @@ import { PACK_NAME, policies } from "./policies";
 
 new PolicyPack(PACK_NAME, {
   description:
-    "Guardrails for Smartspace integration identities: short-lived client secrets in two slots, minimal single-tenant applications, hardened Key Vaults, least-privilege role assignments.",
-  // Every rule blocks: a careless change must stop before it reaches Azure, not print a warning.
+    "Guardrails for Smartspace integration identities: only the resource types the stack declares, credentials only on its own applications, short-lived client secrets, minimal single-tenant applications, hardened Key Vaults, least-privilege role assignments.",
+  // Every rule blocks unless a non-production stack's settings (policy/stacks.yaml) relax it: a careless change
+  // must stop before it reaches Azure, not print a warning.
   enforcementLevel: "mandatory",
   policies,
 });

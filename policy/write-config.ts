@@ -1,49 +1,227 @@
 /**
- * Writes the policy pack config (`--policy-pack-config`) for one environment: the object ID of the Smartspace
- * service principal that every app role assignment must target. Pipelines pass it from the GitHub environment
- * variable SMARTSPACE_SP_OBJECT_ID, so a pull request cannot change what the pack expects.
+ * Writes the policy pack config (`--policy-pack-config`) for one stack: each policy's enforcement level and
+ * limits from policy/stacks.yaml, the owners the stack file allows, and the tenant's Smartspace service
+ * principal and app role (per environment, from GitHub environment variables, so a pull request cannot change
+ * what the pack expects). Production stacks cannot go below the production minimums: the writer refuses.
  *
- *   npx tsx policy/write-config.ts --smartspace-sp <object id> --out policy-config.json
- *   npx pulumi preview --policy-pack policy --policy-pack-config policy-config.json
+ *   npm run policy:config -- --stack prod --smartspace-sp <object id> --app-role-id <role id> --out policy-config.json
+ *   npm run preview -- prod --policy-pack policy --policy-pack-config policy-config.json
  *
  * The object ID is the stack output smartspaceServicePrincipalObjectId, or
- * `az ad sp show --id <Smartspace app client ID> --query id --output tsv`.
+ * `az ad sp show --id <Smartspace app client ID> --query id --output tsv`; the role ID is
+ * `az ad sp show --id <Smartspace app client ID> --query "appRoles[?displayName=='Integrations'].id" --output tsv`.
  */
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
 import { Command } from "commander";
-import { POLICY, SMARTSPACE_PRINCIPAL_CONFIG_KEY } from "./policies";
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+import {
+  CONFIG,
+  MAX_PASSWORD_LIFETIME_DAYS,
+  MAX_SOFT_DELETE_RETENTION_DAYS,
+  POLICY,
+  type PolicyName,
+} from "./policies";
 import { GUID } from "../rules/ids";
 
-/** The pack config naming the Smartspace service principal; throws on anything but a GUID. */
-export function policyPackConfig(
-  smartspaceServicePrincipalObjectId: string,
-): Record<string, Record<string, string>> {
-  const id = smartspaceServicePrincipalObjectId.trim();
-  if (!GUID.test(id)) {
-    throw new Error(
-      `the Smartspace service principal object ID ${JSON.stringify(smartspaceServicePrincipalObjectId)} is not a GUID; ` +
+const PROJECT = "smartspace-integration";
+const LEVELS = ["mandatory", "advisory", "disabled"] as const;
+type Level = (typeof LEVELS)[number];
+const POLICY_NAMES = Object.values(POLICY) as [PolicyName, ...PolicyName[]];
+
+const SETTINGS = z.record(
+  z.string().regex(/^[A-Za-z0-9_.-]+$/, { message: "use a stack name" }),
+  z.strictObject({
+    production: z.boolean(),
+    enforcement: z.partialRecord(z.enum(POLICY_NAMES), z.enum(LEVELS)).optional(),
+    limits: z
+      .strictObject({
+        maxPasswordLifetimeDays: z.number().int().min(1).max(MAX_PASSWORD_LIFETIME_DAYS).optional(),
+        minSoftDeleteRetentionDays: z.number().int().min(7).max(MAX_SOFT_DELETE_RETENTION_DAYS).optional(),
+        requireNetworkRules: z.boolean().optional(),
+      })
+      .optional(),
+  }),
+);
+
+export type StackSettings = z.output<typeof SETTINGS>[string];
+
+/** The settings of one stack from policy/stacks.yaml; an unlisted stack is production with defaults. */
+export function stackSettings(settingsText: string, stack: string): StackSettings {
+  const parsed = SETTINGS.safeParse(parseYaml(settingsText) ?? {});
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`);
+    throw new Error(`policy/stacks.yaml is invalid: ${problems.join("; ")}`);
+  }
+  return parsed.data[stack] ?? { production: true };
+}
+
+/** Whether each stack listed is production; used by the pipelines to decide what pull requests may preview. */
+export function isProduction(settingsText: string, stack: string): boolean {
+  return stackSettings(settingsText, stack).production;
+}
+
+/** What the stack file says about owners and rotation, the parts the pack config depends on. */
+export interface StackFileFacts {
+  /** deployerObjectId plus every integration's owners; undefined without deployerObjectId. */
+  readonly allowedOwners?: string[];
+  /** The longest rotationDays of any integration (default 90). */
+  readonly longestRotationDays: number;
+}
+
+export function stackFileFacts(stackFileText: string): StackFileFacts {
+  const config = ((parseYaml(stackFileText) as { config?: Record<string, unknown> } | null)?.config ??
+    {}) as Record<string, unknown>;
+  const integrations = Array.isArray(config[`${PROJECT}:integrations`])
+    ? (config[`${PROJECT}:integrations`] as Record<string, unknown>[])
+    : [];
+  const owners = integrations.flatMap((integration) =>
+    Array.isArray(integration?.owners) ? integration.owners.map(String) : [],
+  );
+  const rotation = integrations.map((integration) =>
+    typeof integration?.rotationDays === "number" ? integration.rotationDays : 90,
+  );
+  const deployer = config[`${PROJECT}:deployerObjectId`];
+  return {
+    allowedOwners:
+      typeof deployer === "string"
+        ? [...new Set([deployer, ...owners].map((id) => id.toLowerCase()))].sort()
+        : undefined,
+    longestRotationDays: rotation.length > 0 ? Math.max(...rotation) : 90,
+  };
+}
+
+export interface ConfigInputs {
+  readonly stack: string;
+  readonly settings: StackSettings;
+  readonly facts: StackFileFacts;
+  readonly smartspaceServicePrincipalObjectId: string;
+  readonly smartspaceAppRoleId?: string;
+}
+
+type PackConfig = Record<string, Record<string, unknown>>;
+
+/** The pack config for one stack; throws listing every problem, including production minimums not met. */
+export function policyPackConfig(inputs: ConfigInputs): PackConfig {
+  const problems: string[] = [];
+  const { settings, facts } = inputs;
+  const sp = inputs.smartspaceServicePrincipalObjectId.trim();
+  if (!GUID.test(sp)) {
+    problems.push(
+      `the Smartspace service principal object ID ${JSON.stringify(inputs.smartspaceServicePrincipalObjectId)} is not a GUID; ` +
         "use the stack output smartspaceServicePrincipalObjectId (or az ad sp show --id <Smartspace app client ID> --query id --output tsv)",
     );
   }
-  return { [POLICY.appRoleAssignment]: { [SMARTSPACE_PRINCIPAL_CONFIG_KEY]: id.toLowerCase() } };
+  const role = inputs.smartspaceAppRoleId?.trim() || undefined;
+  if (role !== undefined && !GUID.test(role)) {
+    problems.push(`the Smartspace app role ID ${JSON.stringify(role)} is not a GUID`);
+  }
+  const limits = settings.limits ?? {};
+  const maxDays = limits.maxPasswordLifetimeDays ?? MAX_PASSWORD_LIFETIME_DAYS;
+  if (maxDays < 2 * facts.longestRotationDays) {
+    problems.push(
+      `limits.maxPasswordLifetimeDays ${maxDays} is shorter than the stack's secrets live (2 x rotationDays ${facts.longestRotationDays}); raise it or shorten rotationDays`,
+    );
+  }
+  const enforcement: Record<string, Level> = Object.fromEntries(
+    POLICY_NAMES.map((name) => [name, settings.enforcement?.[name] ?? "mandatory"]),
+  );
+  if (settings.production) {
+    const weakened = Object.entries(enforcement).filter(([, level]) => level !== "mandatory");
+    for (const [name, level] of weakened) {
+      problems.push(
+        `${inputs.stack} is a production stack: policy ${name} must stay mandatory, not ${level}`,
+      );
+    }
+    const retention = limits.minSoftDeleteRetentionDays ?? MAX_SOFT_DELETE_RETENTION_DAYS;
+    if (retention < MAX_SOFT_DELETE_RETENTION_DAYS) {
+      problems.push(
+        `${inputs.stack} is a production stack: limits.minSoftDeleteRetentionDays must be ${MAX_SOFT_DELETE_RETENTION_DAYS}, not ${retention}`,
+      );
+    }
+    if (role === undefined) {
+      problems.push(
+        `${inputs.stack} is a production stack: pass --app-role-id (the Smartspace Integrations role ID) so that no other role can be assigned`,
+      );
+    }
+    if (facts.allowedOwners === undefined) {
+      problems.push(
+        `${inputs.stack} is a production stack: set smartspace-integration:deployerObjectId in Pulumi.${inputs.stack}.yaml so that the pack knows every allowed owner`,
+      );
+    }
+  }
+  if (problems.length > 0) throw new Error(problems.join("\n"));
+
+  const entry = (name: PolicyName, properties: Record<string, unknown> = {}) => ({
+    enforcementLevel: enforcement[name],
+    ...properties,
+  });
+  return {
+    ...Object.fromEntries(POLICY_NAMES.map((name) => [name, entry(name)])),
+    [POLICY.passwordLifetime]: entry(POLICY.passwordLifetime, { [CONFIG.maxDays]: maxDays }),
+    [POLICY.keyVault]: entry(POLICY.keyVault, {
+      [CONFIG.minRetentionDays]: limits.minSoftDeleteRetentionDays ?? MAX_SOFT_DELETE_RETENTION_DAYS,
+      [CONFIG.requireNetworkRules]: limits.requireNetworkRules ?? false,
+    }),
+    [POLICY.owners]: entry(
+      POLICY.owners,
+      facts.allowedOwners === undefined ? {} : { [CONFIG.allowedOwners]: facts.allowedOwners },
+    ),
+    [POLICY.appRoleAssignment]: entry(POLICY.appRoleAssignment, {
+      [CONFIG.smartspacePrincipal]: sp.toLowerCase(),
+      ...(role === undefined ? {} : { [CONFIG.smartspaceAppRole]: role.toLowerCase() }),
+    }),
+  };
 }
 
 if (require.main === module) {
+  const root = path.resolve(__dirname, "..");
   const program = new Command()
     .name("write-config")
-    .description("Write the smartspace-guardrails policy pack config for one environment.")
+    .description("Write the smartspace-guardrails policy pack config for one stack.")
+    .requiredOption(
+      "--stack <name>",
+      "the stack (its settings in policy/stacks.yaml, its owners in Pulumi.<stack>.yaml)",
+    )
     .requiredOption(
       "--smartspace-sp <objectId>",
       "object ID of the Smartspace service principal in this tenant",
     )
+    .option(
+      "--app-role-id <id>",
+      "ID of the Smartspace app role the integrations hold (required for production)",
+    )
+    .option("--settings <file>", "per-stack settings", path.join(root, "policy", "stacks.yaml"))
+    .option(
+      "--stack-file <file>",
+      "the stack's config file (default: Pulumi.<stack>.yaml beside Pulumi.yaml)",
+    )
     .requiredOption("--out <file>", "where to write the JSON config")
-    .action((opts: { smartspaceSp: string; out: string }) => {
-      try {
-        writeFileSync(opts.out, `${JSON.stringify(policyPackConfig(opts.smartspaceSp), null, 2)}\n`);
-      } catch (error) {
-        process.stderr.write(`write-config: ${(error as Error).message}\n`);
-        process.exitCode = 1;
-      }
-    });
+    .action(
+      (opts: {
+        stack: string;
+        smartspaceSp: string;
+        appRoleId?: string;
+        settings: string;
+        stackFile?: string;
+        out: string;
+      }) => {
+        try {
+          const stackFile = opts.stackFile ?? path.join(root, `Pulumi.${opts.stack}.yaml`);
+          const config = policyPackConfig({
+            stack: opts.stack,
+            settings: stackSettings(readFileSync(opts.settings, "utf8"), opts.stack),
+            facts: stackFileFacts(readFileSync(stackFile, "utf8")),
+            smartspaceServicePrincipalObjectId: opts.smartspaceSp,
+            smartspaceAppRoleId: opts.appRoleId,
+          });
+          writeFileSync(opts.out, `${JSON.stringify(config, null, 2)}\n`);
+        } catch (error) {
+          process.stderr.write(`write-config: ${(error as Error).message}\n`);
+          process.exitCode = 1;
+        }
+      },
+    );
   program.parse();
 }

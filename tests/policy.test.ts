@@ -1,17 +1,11 @@
 import * as assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import type { Policies } from "@pulumi/policy";
 import { EnforcementLevel } from "@pulumi/pulumi/proto/analyzer_pb";
-import {
-  checkAppRoleAssignment,
-  checkPasswordLifetime,
-  KEY_VAULT_SECRETS_USER_ROLE_ID,
-  PACK_NAME,
-  policies,
-  POLICY,
-  SMARTSPACE_PRINCIPAL_CONFIG_KEY,
-} from "../policy/policies";
-import { SMARTSPACE, SUBSCRIPTION_ID } from "./support/azureMocks";
+import { checkPasswordLifetime, CONFIG, PACK_NAME, policies, POLICY } from "../policy/policies";
+import { policyPackConfig, stackFileFacts, stackSettings } from "../policy/write-config";
+import { DEPLOYER_OBJECT_ID, SMARTSPACE, SUBSCRIPTION_ID } from "./support/azureMocks";
 import { baseConfig, OWNER_OBJECT_ID, READER_OBJECT_ID, WORKSPACE_A, WORKSPACE_B } from "./support/fixtures";
 import {
   analyzeResource,
@@ -27,23 +21,27 @@ import {
 } from "./support/policyHarness";
 import { runProgram } from "./support/program";
 
+const ROOT = path.resolve(__dirname, "..");
 const T = {
   application: "azuread:index/application:Application",
   applicationPassword: "azuread:index/applicationPassword:ApplicationPassword",
   servicePrincipal: "azuread:index/servicePrincipal:ServicePrincipal",
-  servicePrincipalPassword: "azuread:index/servicePrincipalPassword:ServicePrincipalPassword",
   appRoleAssignment: "azuread:index/appRoleAssignment:AppRoleAssignment",
   vault: "azure-native:keyvault:Vault",
   secret: "azure-native:keyvault:Secret",
   roleAssignment: "azure-native:authorization:RoleAssignment",
 } as const;
 
-const PACK_CONFIG: PackConfig = {
-  [POLICY.appRoleAssignment]: { [SMARTSPACE_PRINCIPAL_CONFIG_KEY]: SMARTSPACE.objectId },
-};
+/** The pack config a production stack's pipeline writes, as the config writer builds it. */
+const PACK_CONFIG: PackConfig = policyPackConfig({
+  stack: "prod",
+  settings: { production: true },
+  facts: { allowedOwners: [DEPLOYER_OBJECT_ID, OWNER_OBJECT_ID], longestRotationDays: 90 },
+  smartspaceServicePrincipalObjectId: SMARTSPACE.objectId,
+  smartspaceAppRoleId: SMARTSPACE.integrationsRoleId,
+});
 const RG = `/subscriptions/${SUBSCRIPTION_ID}/resourceGroups/rg-smartspace-dev`;
 const VAULT_ID = `${RG}/providers/Microsoft.KeyVault/vaults/kv-ss-dev-abcde`;
-const SECRETS_USER = `/subscriptions/${SUBSCRIPTION_ID}/providers/Microsoft.Authorization/roleDefinitions/${KEY_VAULT_SECRETS_USER_ROLE_ID}`;
 
 function policyNamed(name: string): Policies {
   const found = policies.filter((policy) => policy.name === name);
@@ -51,709 +49,364 @@ function policyNamed(name: string): Policies {
   return found;
 }
 
-/** Runs one policy over the given resources and returns its messages. */
 async function check(
   name: string,
   items: HarnessResource[],
   config: PackConfig = PACK_CONFIG,
 ): Promise<string[]> {
-  const violations = await runPolicies(policyNamed(name), items, config);
-  return violations.map((violation) => violation.message);
+  return (await runPolicies(policyNamed(name), items, config)).map((violation) => violation.message);
 }
 
 function describeViolations(violations: readonly Violation[]): string {
   return violations.map((v) => `${v.policy} on ${v.urn ?? "stack"}: ${v.message}`).join("\n");
 }
 
-const slot = (name: string, props: Record<string, unknown>, extra: Partial<HarnessResource> = {}) =>
-  resource(T.applicationPassword, name, { applicationId: "/applications/1", ...props }, extra);
+const fullConfig = baseConfig({
+  deployerObjectId: DEPLOYER_OBJECT_ID,
+  integrations: [
+    {
+      name: "crm-sync",
+      owners: [OWNER_OBJECT_ID],
+      workspaces: [WORKSPACE_A, WORKSPACE_B],
+      secretReaders: [READER_OBJECT_ID],
+    },
+    { name: "billing-bot", rotationDays: 30, workspaces: [WORKSPACE_A], secretReaders: [READER_OBJECT_ID] },
+  ],
+});
+
+/** Every resource the real program declares, as the engine sends them to the pack. */
+async function programResources(): Promise<HarnessResource[]> {
+  return resourcesFromRun(await runProgram(fullConfig));
+}
+
+const renamed = (
+  item: HarnessResource,
+  name: string,
+  props: Record<string, unknown> = item.props,
+): HarnessResource => ({
+  ...item,
+  name,
+  urn: item.urn.replace(/::[^:]+$/, `::${name}`),
+  props,
+});
 
 describe("policy pack", () => {
-  describe(POLICY.passwordLifetime, () => {
-    it("accepts a slot valid for 360 days (2 x 180, the longest rotation)", async () => {
-      const messages = await check(POLICY.passwordLifetime, [
-        slot("crm-sync-credentials-slot-a", {
-          startDate: "2025-01-01T00:00:00Z",
-          endDate: "2025-12-27T00:00:00Z",
+  describe("over the real program", () => {
+    let declared: HarnessResource[];
+    before(async () => {
+      declared = await programResources();
+    });
+
+    it("passes every policy for every resource the program declares, with a created or an existing vault", async () => {
+      for (const type of Object.values(T)) {
+        assert.ok(
+          declared.some((item) => item.type === type),
+          `the program declares a ${type}, so the rules had something to check`,
+        );
+      }
+      const violations = await runPolicies(policies, declared, PACK_CONFIG);
+      assert.deepEqual(violations, [], describeViolations(violations));
+      const existing = await runProgram(baseConfig({ ...fullConfig, keyVault: { id: VAULT_ID } }), {
+        existingVaults: { "kv-ss-dev-abcde": { enableRbacAuthorization: true } },
+      });
+      const onExisting = await runPolicies(policies, resourcesFromRun(existing), PACK_CONFIG);
+      assert.deepEqual(onExisting, [], describeViolations(onExisting));
+    });
+
+    it("refuses every resource type the stack does not declare", async () => {
+      const attacks: [string, Record<string, unknown>][] = [
+        ["azuread:index/applicationFederatedIdentityCredential:ApplicationFederatedIdentityCredential", {}],
+        ["azuread:index/applicationCertificate:ApplicationCertificate", {}],
+        ["azuread:index/applicationOwner:ApplicationOwner", {}],
+        ["azuread:index/directoryRoleAssignment:DirectoryRoleAssignment", {}],
+        ["azure-native:authorization:RoleDefinition", {}],
+        ["azure-native:keyvault:AccessPolicy", {}],
+        ["azuread:index/applicationApiAccess:ApplicationApiAccess", {}],
+        ["azuread:index/servicePrincipalPassword:ServicePrincipalPassword", {}],
+        ["azure-native:storage:StorageAccount", {}],
+        ["command:local:Command", {}],
+      ];
+      const violations = await runPolicies(
+        policyNamed(POLICY.declaredTypes),
+        attacks.map(([type, props], index) => resource(type, `attack-${index}`, props)),
+        PACK_CONFIG,
+      );
+      assert.equal(violations.length, attacks.length, describeViolations(violations));
+      assert.match(
+        violations[0].message,
+        /not a resource type this stack declares: a credential type is allowed only/,
+      );
+      assert.match(violations[3].message, /grants no directory roles/);
+      assert.match(violations[5].message, /RBAC authorization, not legacy access policies/);
+    });
+
+    it("refuses a credential on one of our applications that the stack does not declare", async () => {
+      const slot = declared.find((item) => item.type === T.applicationPassword);
+      assert.ok(slot);
+      // A third slot declared properly is caught by the count; a password on an application named by ID
+      // (ours or anyone's) is refused outright, because the stack only ever derives applicationId from its own.
+      const foreign = {
+        ...renamed(slot, "backdoor", {
+          ...slot.props,
+          applicationId: "/applications/2f1e0d9c-0000-4000-8000-000000000001",
+        }),
+        dependencies: [],
+        propertyDependencies: { applicationId: [] },
+      };
+      const violations = await runPolicies(policies, [...declared, foreign], PACK_CONFIG);
+      assert.deepEqual(
+        violations.map((violation) => [violation.policy, violation.urn]),
+        [[POLICY.credentialsOnStackApplications, foreign.urn]],
+        describeViolations(violations),
+      );
+      assert.match(
+        violations[0].message,
+        /client secret slot backdoor: applicationId .* is not taken from an application this stack declares/,
+      );
+      const third = renamed(slot, slot.name.replace(/slot-[ab]$/, "slot-c"));
+      assert.deepEqual(
+        (await runPolicies(policies, [...declared, third], PACK_CONFIG)).map((violation) => violation.policy),
+        [POLICY.passwordsPerApplication],
+      );
+    });
+
+    it("refuses vault-wide, foreign-principal and undeclared-secret role assignments", async () => {
+      const reader = declared.find((item) => item.type === T.roleAssignment);
+      assert.ok(reader);
+      const variants = {
+        vaultWide: {
+          ...renamed(reader, "vault-wide", { ...reader.props, scope: VAULT_ID }),
+          propertyDependencies: { scope: [] },
+        },
+        user: renamed(reader, "user", { ...reader.props, principalType: "User" }),
+        otherRole: renamed(reader, "owner-role", {
+          ...reader.props,
+          roleDefinitionId: `/subscriptions/${SUBSCRIPTION_ID}/providers/Microsoft.Authorization/roleDefinitions/8e3af657-a8ff-443c-a75c-2fe8c4bcb635`,
+        }),
+        otherSecret: {
+          ...renamed(reader, "other-secret", { ...reader.props, scope: `${VAULT_ID}/secrets/someone-elses` }),
+          dependencies: [],
+          propertyDependencies: { scope: [] },
+        },
+      };
+      for (const [what, item] of Object.entries(variants)) {
+        const violations = await runPolicies(
+          policyNamed(POLICY.roleAssignment),
+          [...declared, item],
+          PACK_CONFIG,
+        );
+        assert.ok(violations.length > 0, what);
+        assert.ok(
+          violations.every((violation) => violation.urn === item.urn),
+          describeViolations(violations),
+        );
+      }
+      const [wide] = await check(POLICY.roleAssignment, [...declared, variants.vaultWide]);
+      assert.match(wide, /must be one secret \(or certificate\) of a Key Vault/);
+      assert.match(
+        (await check(POLICY.roleAssignment, [...declared, variants.user]))[0],
+        /principalType is "User"/,
+      );
+    });
+
+    it("refuses app role assignments of another role, another resource, or to a principal the stack does not declare", async () => {
+      const assignment = declared.find((item) => item.type === T.appRoleAssignment);
+      assert.ok(assignment);
+      const otherRole = renamed(assignment, "other-role", {
+        ...assignment.props,
+        appRoleId: "0a0b0c0d-0000-4000-8000-000000000009",
+      });
+      const graph = renamed(assignment, "graph", {
+        ...assignment.props,
+        resourceObjectId: "0a0b0c0d-0000-4000-8000-000000000001",
+      });
+      const stranger = {
+        ...renamed(assignment, "stranger", {
+          ...assignment.props,
+          principalObjectId: "0a0b0c0d-0000-4000-8000-000000000002",
+        }),
+        dependencies: [],
+        propertyDependencies: { principalObjectId: [] },
+      };
+      const messages = await check(POLICY.appRoleAssignment, [...declared, otherRole, graph, stranger]);
+      assert.equal(messages.length, 3, messages.join("\n"));
+      assert.match(messages[0], /only hold the configured Smartspace role/);
+      assert.match(messages[1], /only hold roles of the Smartspace service principal/);
+      assert.match(messages[2], /not a service principal this stack declares/);
+    });
+
+    it("refuses owners the configuration does not name, and identifier URIs", async () => {
+      const app = declared.find((item) => item.type === T.application);
+      assert.ok(app);
+      const owned = renamed(app, "owned", {
+        ...app.props,
+        owners: [DEPLOYER_OBJECT_ID, "0a0b0c0d-0000-4000-8000-000000000003"],
+        identifierUris: ["api://backdoor"],
+      });
+      assert.match(
+        (await check(POLICY.owners, [owned]))[0],
+        /owners \["0a0b0c0d-0000-4000-8000-000000000003"\]/,
+      );
+      assert.match(
+        (await check(POLICY.integrationApplication, [owned]))[0],
+        /identifier URIs \["api:\/\/backdoor"\]/,
+      );
+    });
+
+    it("refuses a Key Vault secret without an expiry, whatever it holds", async () => {
+      const secret = declared.find((item) => item.name === "crm-sync-credentials-client-id");
+      assert.ok(secret);
+      const properties = secret.props.properties as Record<string, unknown>;
+      const [message] = await check(POLICY.secretExpiry, [
+        renamed(secret, "no-expiry", {
+          ...secret.props,
+          properties: { ...properties, attributes: { enabled: true } },
         }),
       ]);
-      assert.deepEqual(messages, []);
+      assert.match(message, /properties\.attributes\.expires is undefined/);
     });
+  });
 
-    it("rejects a password that lives longer than 365 days, naming both dates", async () => {
-      const messages = await check(POLICY.passwordLifetime, [
-        slot("long", { startDate: "2025-01-01T00:00:00Z", endDate: "2026-01-02T00:00:00Z" }),
-      ]);
-      assert.equal(messages.length, 1);
-      assert.match(
-        messages[0],
-        /lives 366 days \(startDate 2025-01-01T00:00:00Z to endDate 2026-01-02T00:00:00Z\)/,
-      );
-      assert.match(messages[0], /maximum is 365 days/);
-    });
-
-    it("rejects a password without an end date, a relative end date and an end before the start", async () => {
-      assert.match((await check(POLICY.passwordLifetime, [slot("no-end", {})]))[0], /endDate is not set/);
-      const relative = await check(POLICY.passwordLifetime, [
-        slot("relative", {
-          endDateRelative: "8760h",
-          endDate: "2025-02-01T00:00:00Z",
-          startDate: "2025-01-01T00:00:00Z",
-        }),
-      ]);
-      assert.deepEqual(relative.length, 1);
-      assert.match(relative[0], /endDateRelative "8760h" is not allowed/);
-      assert.match(
-        (
-          await check(POLICY.passwordLifetime, [
-            slot("reversed", { startDate: "2025-02-01T00:00:00Z", endDate: "2025-01-01T00:00:00Z" }),
-          ])
-        )[0],
-        /is not after startDate/,
-      );
-      assert.match(
-        (
-          await check(POLICY.passwordLifetime, [
-            slot("garbage", { startDate: "2025-01-01T00:00:00Z", endDate: "soon" }),
-          ])
-        )[0],
-        /endDate "soon" is not an RFC3339 date/,
-      );
-    });
-
-    it("measures from now when startDate is omitted, as Entra ID does", () => {
+  describe("rules", () => {
+    it("limits a password's lifetime, from now when it has no start date, to the configured maximum", async () => {
       const now = new Date("2025-01-01T00:00:00Z");
       assert.deepEqual(checkPasswordLifetime({ endDate: "2025-12-31T00:00:00Z" }, now), []);
       assert.match(checkPasswordLifetime({ endDate: "2026-06-01T00:00:00Z" }, now)[0], /\(now to endDate/);
-    });
-
-    it("also checks service principal passwords and an application's inline password", async () => {
-      const messages = await check(POLICY.passwordLifetime, [
-        resource(T.servicePrincipalPassword, "sp-pass", {
-          servicePrincipalId: "/servicePrincipals/1",
-          startDate: "2025-01-01T00:00:00Z",
-          endDate: "2027-01-01T00:00:00Z",
-        }),
-        resource(T.application, "app", {
-          signInAudience: "AzureADMyOrg",
-          password: {
-            displayName: "inline",
-            startDate: "2025-01-01T00:00:00Z",
-            endDate: "2027-01-01T00:00:00Z",
-          },
-        }),
-      ]);
-      assert.equal(messages.length, 2);
-      assert.match(messages[0], /lives 730 days/);
-      assert.match(messages[1], /^password block: lives 730 days/);
-    });
-  });
-
-  describe(POLICY.passwordsPerApplication, () => {
-    const app = resource(T.application, "crm-sync-identity-app", { signInAudience: "AzureADMyOrg" });
-    const dated = { startDate: "2025-01-01T00:00:00Z", endDate: "2025-06-01T00:00:00Z" };
-    const onApp = (name: string) => slot(name, dated, { dependencies: [app.urn] });
-
-    it("accepts the two rotation slots of an application", async () => {
-      assert.deepEqual(
-        await check(POLICY.passwordsPerApplication, [app, onApp("slot-a"), onApp("slot-b")]),
-        [],
-      );
-    });
-
-    it("rejects a third password, found through its dependency on the application", async () => {
-      const messages = await check(POLICY.passwordsPerApplication, [
-        app,
-        onApp("slot-a"),
-        onApp("slot-b"),
-        onApp("extra"),
-      ]);
-      assert.equal(messages.length, 1);
       assert.match(
-        messages[0],
-        new RegExp(`application ${app.urn} has 3 client secrets \\(slot-a, slot-b, extra\\)`),
+        checkPasswordLifetime({ endDate: "2025-07-01T00:00:00Z" }, now, 180)[0],
+        /maximum is 180 days/,
       );
-    });
-
-    it("counts an inline password block and a service principal password of the same application", async () => {
-      const appWithInline = resource(T.application, "app", {
-        signInAudience: "AzureADMyOrg",
-        password: { displayName: "inline", ...dated },
+      assert.match(checkPasswordLifetime({}, now)[0], /endDate is not set/);
+      assert.match(
+        checkPasswordLifetime({ endDateRelative: "8760h", endDate: "2025-02-01T00:00:00Z" }, now)[0],
+        /endDateRelative/,
+      );
+      const limited = policyPackConfig({
+        stack: "dev",
+        settings: { production: false, limits: { maxPasswordLifetimeDays: 200 } },
+        facts: { longestRotationDays: 90 },
+        smartspaceServicePrincipalObjectId: SMARTSPACE.objectId,
       });
-      const sp = resource(T.servicePrincipal, "sp", { clientId: "x" }, { dependencies: [appWithInline.urn] });
-      const messages = await check(POLICY.passwordsPerApplication, [
-        appWithInline,
-        sp,
-        slot("slot-a", dated, { dependencies: [appWithInline.urn] }),
-        resource(
-          T.servicePrincipalPassword,
-          "sp-pass",
-          { servicePrincipalId: "/servicePrincipals/1", ...dated },
-          {
-            dependencies: [sp.urn],
-          },
-        ),
-      ]);
-      assert.equal(messages.length, 1);
-      assert.match(messages[0], /has 3 client secrets \(app\.password, slot-a, sp-pass\)/);
+      const long = resource(T.applicationPassword, "slot", { endDate: "2099-01-01T00:00:00Z" });
+      assert.match((await check(POLICY.passwordLifetime, [long], limited))[0], /maximum is 200 days/);
     });
 
-    // The engine sends, beside the flat dependency list, the resources each input depends on; the rule keys a
-    // password by what its applicationId depends on, which stays right when the password also depends on
-    // other applications (an explicit dependsOn, or a display name built from another application).
-    it("keys a password by the application its applicationId depends on, as the engine reports it", async () => {
-      const other = resource(T.application, "other-app", { signInAudience: "AzureADMyOrg" });
-      // During a preview the application's ID is unknown, so only the dependencies identify it.
-      const viaProperty = (name: string) =>
-        slot(
-          name,
-          { ...dated, applicationId: undefined },
-          {
-            dependencies: [app.urn, other.urn],
-            propertyDependencies: { applicationId: [app.urn], displayName: [other.urn], endDate: [] },
-          },
-        );
-      assert.deepEqual(
-        await check(POLICY.passwordsPerApplication, [
-          app,
-          other,
-          viaProperty("slot-a"),
-          viaProperty("slot-b"),
-        ]),
-        [],
-      );
-      const messages = await check(POLICY.passwordsPerApplication, [
-        app,
-        other,
-        viaProperty("slot-a"),
-        viaProperty("slot-b"),
-        viaProperty("extra"),
-      ]);
-      assert.equal(messages.length, 1, messages.join("\n"));
-      assert.match(messages[0], new RegExp(`application ${app.urn} has 3 client secrets`));
-    });
-
-    it("keys a service principal password by the principal its servicePrincipalId depends on", async () => {
-      const other = resource(T.application, "other-app", { signInAudience: "AzureADMyOrg" });
-      const sp = resource(T.servicePrincipal, "sp", { clientId: "x" }, { dependencies: [app.urn] });
-      const otherSp = resource(
-        T.servicePrincipal,
-        "other-sp",
-        { clientId: "y" },
-        { dependencies: [other.urn] },
-      );
-      const messages = await check(POLICY.passwordsPerApplication, [
-        app,
-        other,
-        sp,
-        otherSp,
-        onApp("slot-a"),
-        onApp("slot-b"),
-        resource(
-          T.servicePrincipalPassword,
-          "sp-pass",
-          { ...dated },
-          {
-            dependencies: [otherSp.urn, sp.urn],
-            propertyDependencies: { servicePrincipalId: [sp.urn], displayName: [otherSp.urn] },
-          },
-        ),
-      ]);
-      assert.equal(messages.length, 1, messages.join("\n"));
-      assert.match(
-        messages[0],
-        new RegExp(`application ${app.urn} has 3 client secrets \\(slot-a, slot-b, sp-pass\\)`),
-      );
-    });
-
-    it("groups passwords of an application referenced by ID rather than by resource", async () => {
-      const byId = (name: string) => slot(name, { ...dated, applicationId: "/applications/AAAA" });
-      assert.deepEqual(await check(POLICY.passwordsPerApplication, [byId("a"), byId("b")]), []);
-      assert.equal(
-        (
-          await check(POLICY.passwordsPerApplication, [
-            byId("a"),
-            byId("b"),
-            slot("c", { ...dated, applicationId: "/applications/aaaa" }),
-          ])
-        ).length,
-        1,
-      );
-    });
-  });
-
-  describe(POLICY.integrationApplication, () => {
-    const minimal = { displayName: "smartspace-crm-sync-dev", signInAudience: "AzureADMyOrg", owners: ["x"] };
-
-    it("accepts a single-tenant application without permissions or redirect URIs", async () => {
-      assert.deepEqual(
-        await check(POLICY.integrationApplication, [resource(T.application, "app", minimal)]),
-        [],
-      );
-      assert.deepEqual(
-        await check(POLICY.integrationApplication, [
-          resource(T.application, "app", {
-            ...minimal,
-            requiredResourceAccesses: [],
-            web: { redirectUris: [] },
-          }),
-        ]),
-        [],
-      );
-    });
-
-    it("rejects API permissions, every kind of redirect URI, public-client fallback and other audiences", async () => {
-      const messages = await check(POLICY.integrationApplication, [
-        resource(T.application, "app", {
-          ...minimal,
-          signInAudience: "AzureADMultipleOrgs",
-          requiredResourceAccesses: [
-            {
-              resourceAppId: "00000003-0000-0000-c000-000000000000",
-              resourceAccesses: [{ id: "x", type: "Role" }],
-            },
-          ],
-          web: { redirectUris: ["https://example.com/callback"] },
-          singlePageApplication: { redirectUris: ["https://spa.example.com/"] },
-          publicClient: { redirectUris: ["http://localhost"] },
-          fallbackPublicClientEnabled: true,
-        }),
-      ]);
-      assert.equal(messages.length, 6, messages.join("\n"));
-      assert.match(
-        messages[0],
-        /requests API permissions \(requiredResourceAccesses for 00000003-0000-0000-c000-000000000000\)/,
-      );
-      assert.match(messages[1], /web redirect URIs \["https:\/\/example.com\/callback"\]/);
-      assert.match(messages[2], /single-page application redirect URIs/);
-      assert.match(messages[3], /public client redirect URIs/);
-      assert.match(messages[4], /fallbackPublicClientEnabled is true/);
-      assert.match(messages[5], /signInAudience is "AzureADMultipleOrgs"; set it to "AzureADMyOrg"/);
-    });
-
-    it("requires single-tenant to be declared, not left to a provider default", async () => {
-      const [message] = await check(POLICY.integrationApplication, [
-        resource(T.application, "app", { displayName: "x" }),
-      ]);
-      assert.match(message, /signInAudience is undefined/);
-    });
-
-    it("rejects resources that would add API permissions or redirect URIs beside the application", async () => {
-      const messages = await check(POLICY.integrationApplication, [
-        resource("azuread:index/applicationApiAccess:ApplicationApiAccess", "graph", { applicationId: "x" }),
-        resource("azuread:index/applicationRedirectUris:ApplicationRedirectUris", "web", { type: "Web" }),
-        resource(
-          "azuread:index/servicePrincipalDelegatedPermissionGrant:ServicePrincipalDelegatedPermissionGrant",
-          "grant",
-          {},
-        ),
-      ]);
-      assert.equal(messages.length, 3);
-      assert.match(
-        messages[0],
-        /ApplicationApiAccess is not allowed in this stack: integration applications request no API permissions/,
-      );
-      assert.match(messages[1], /have no redirect URIs/);
-      assert.match(messages[2], /request no API permissions/);
-    });
-  });
-
-  describe(POLICY.keyVault, () => {
-    const hardened = {
-      tenantId: "t",
-      sku: { family: "A", name: "standard" },
-      enableRbacAuthorization: true,
-      accessPolicies: [],
-      enableSoftDelete: true,
-      softDeleteRetentionInDays: 90,
-      enablePurgeProtection: true,
-    };
-
-    it("accepts a vault with RBAC authorization, soft delete and purge protection", async () => {
-      assert.deepEqual(
-        await check(POLICY.keyVault, [resource(T.vault, "vault", { properties: hardened })]),
-        [],
-      );
-    });
-
-    it("rejects each missing protection, also on an explicitly versioned vault type", async () => {
-      const messages = await check(POLICY.keyVault, [
-        resource("azure-native:keyvault/v20230701:Vault", "vault", {
+    it("keeps vaults on RBAC, soft delete with the configured retention, purge protection and, if required, network rules", async () => {
+      const vault = (properties: Record<string, unknown>) =>
+        resource(T.vault, "vault", {
           properties: {
-            ...hardened,
-            enableRbacAuthorization: false,
-            accessPolicies: [{ objectId: "x", tenantId: "t", permissions: { secrets: ["get"] } }],
-            enableSoftDelete: false,
-            enablePurgeProtection: undefined,
+            enableRbacAuthorization: true,
+            enableSoftDelete: true,
+            softDeleteRetentionInDays: 90,
+            enablePurgeProtection: true,
+            ...properties,
           },
+        });
+      assert.deepEqual(await check(POLICY.keyVault, [vault({})]), []);
+      const messages = await check(POLICY.keyVault, [
+        vault({
+          enableRbacAuthorization: false,
+          accessPolicies: [{}],
+          softDeleteRetentionInDays: 7,
+          enablePurgeProtection: false,
         }),
       ]);
       assert.equal(messages.length, 4, messages.join("\n"));
-      assert.match(messages[0], /enableRbacAuthorization is false; set it to true/);
-      assert.match(messages[1], /1 legacy access policy/);
-      assert.match(messages[2], /enableSoftDelete is false/);
-      assert.match(messages[3], /enablePurgeProtection is undefined/);
-    });
-
-    it("rejects legacy access policy resources", async () => {
-      const [message] = await check(POLICY.keyVault, [
-        resource("azure-native:keyvault:AccessPolicy", "legacy", {}),
-      ]);
-      assert.match(message, /AccessPolicy is not allowed in this stack: Key Vaults use RBAC authorization/);
-    });
-  });
-
-  describe(POLICY.credentialSecret, () => {
-    const credential = {
-      secretName: "smartspace-crm-sync-client-secret",
-      properties: {
-        value: "Q~secret",
-        contentType: "Entra ID client secret",
-        attributes: { expires: 1767225600 },
-      },
-    };
-
-    it("accepts a client secret with expiry and content type", async () => {
-      assert.deepEqual(
-        await check(POLICY.credentialSecret, [resource(T.secret, "crm-sync-client-secret", credential)]),
-        [],
-      );
-    });
-
-    it("rejects a client secret without expiry or content type", async () => {
-      const messages = await check(POLICY.credentialSecret, [
-        resource(T.secret, "crm-sync-client-secret", {
-          secretName: "smartspace-crm-sync-client-secret",
-          properties: { value: "Q~secret", attributes: { enabled: true } },
-        }),
-      ]);
-      assert.equal(messages.length, 2);
-      assert.match(messages[0], /properties.attributes.expires is undefined/);
-      assert.match(messages[1], /properties.contentType is undefined/);
-    });
-
-    it("recognises credentials by content type too, and leaves identifiers alone", async () => {
-      const byType = await check(POLICY.credentialSecret, [
-        resource(T.secret, "mystery", {
-          secretName: "mystery",
-          properties: { value: "v", contentType: "API token" },
-        }),
-      ]);
-      assert.equal(byType.length, 1);
-      assert.match(byType[0], /expires is undefined/);
-      const identifier = await check(POLICY.credentialSecret, [
-        resource(T.secret, "crm-sync-client-id", {
-          secretName: "smartspace-crm-sync-client-id",
-          properties: { value: "guid" },
-        }),
-      ]);
-      assert.deepEqual(identifier, []);
-    });
-  });
-
-  describe(POLICY.passwordBackedSecret, () => {
-    const password = slot("slot-a", { startDate: "2025-01-01T00:00:00Z", endDate: "2025-06-01T00:00:00Z" });
-
-    it("rejects a secret fed by a client secret whose name does not say so, when it lacks expiry", async () => {
-      const messages = await check(POLICY.passwordBackedSecret, [
-        password,
-        resource(
-          T.secret,
-          "opaque",
-          { secretName: "opaque", properties: { value: "v" } },
-          { dependencies: [password.urn] },
-        ),
-      ]);
-      assert.equal(messages.length, 2);
-      assert.match(messages[0], /^holds a client secret but properties.attributes.expires is undefined/);
-    });
-
-    it("judges a secret by what its value depends on when the engine reports per-property dependencies", async () => {
-      // Both secrets depend on the password; only the first one's value comes from it. The second merely tags
-      // itself with the password's key ID, as the stack's client-secret does.
-      const valueFromPassword = resource(
-        T.secret,
-        "opaque",
-        { secretName: "opaque", properties: { value: "v" } },
-        {
-          dependencies: [password.urn],
-          propertyDependencies: { properties: [password.urn], secretName: [], tags: [] },
-        },
-      );
-      const taggedOnly = resource(
-        T.secret,
-        "notes",
-        { secretName: "notes", properties: { value: "v" }, tags: { "key-id": "k" } },
-        {
-          dependencies: [password.urn],
-          propertyDependencies: { properties: [], secretName: [], tags: [password.urn] },
-        },
-      );
-      const violations = await runPolicies(policyNamed(POLICY.passwordBackedSecret), [
-        password,
-        valueFromPassword,
-        taggedOnly,
-      ]);
-      assert.deepEqual(
-        violations.map((violation) => violation.urn),
-        [valueFromPassword.urn, valueFromPassword.urn],
-        describeViolations(violations),
-      );
-    });
-
-    it("accepts such a secret with metadata, and ignores secrets not fed by a password", async () => {
-      assert.deepEqual(
-        await check(POLICY.passwordBackedSecret, [
-          password,
-          resource(
-            T.secret,
-            "opaque",
-            {
-              secretName: "opaque",
-              properties: { value: "v", contentType: "x", attributes: { expires: 1 } },
-            },
-            { dependencies: [password.urn] },
-          ),
-          resource(T.secret, "plain", { secretName: "plain", properties: { value: "v" } }),
-        ]),
-        [],
-      );
-    });
-  });
-
-  describe(POLICY.roleAssignment, () => {
-    const assignment = (props: Record<string, unknown>) =>
-      resource(T.roleAssignment, "reader", {
-        principalId: READER_OBJECT_ID,
-        principalType: "ServicePrincipal",
-        roleDefinitionId: SECRETS_USER,
-        scope: `${VAULT_ID}/secrets/smartspace-crm-sync-client-secret`,
-        ...props,
-      });
-
-    it("accepts Key Vault Secrets User on a secret or on a vault", async () => {
-      assert.deepEqual(await check(POLICY.roleAssignment, [assignment({})]), []);
-      assert.deepEqual(
-        await check(POLICY.roleAssignment, [
-          assignment({
-            scope: VAULT_ID,
-            roleDefinitionId: `/providers/Microsoft.Authorization/roleDefinitions/${KEY_VAULT_SECRETS_USER_ROLE_ID.toUpperCase()}`,
-          }),
-        ]),
-        [],
-      );
-    });
-
-    it("rejects scopes wider than a vault", async () => {
-      for (const scope of [
-        RG,
-        `/subscriptions/${SUBSCRIPTION_ID}`,
-        "/",
-        `${RG}/providers/Microsoft.Storage/storageAccounts/st1`,
-      ]) {
-        const messages = await check(POLICY.roleAssignment, [assignment({ scope })]);
-        assert.equal(messages.length, 1, scope);
-        assert.match(messages[0], /the scope must be a Key Vault/);
-      }
-    });
-
-    it("rejects any role other than Key Vault Secrets User", async () => {
-      const owner = `/subscriptions/${SUBSCRIPTION_ID}/providers/Microsoft.Authorization/roleDefinitions/8e3af657-a8ff-443c-a75c-2fe8c4bcb635`;
-      const [message] = await check(POLICY.roleAssignment, [assignment({ roleDefinitionId: owner })]);
-      assert.match(message, /grants role .*8e3af657.*; the stack may only grant Key Vault Secrets User/);
-      assert.equal(
-        (
-          await check(POLICY.roleAssignment, [
-            assignment({ roleDefinitionId: KEY_VAULT_SECRETS_USER_ROLE_ID }),
-          ])
-        ).length,
-        1,
-      );
-    });
-
-    it("rejects Entra directory role assignments", async () => {
-      const [message] = await check(POLICY.roleAssignment, [
-        resource("azuread:index/directoryRoleAssignment:DirectoryRoleAssignment", "admin", { roleId: "x" }),
-      ]);
+      const strict = { ...PACK_CONFIG, [POLICY.keyVault]: { [CONFIG.requireNetworkRules]: true } };
       assert.match(
-        message,
-        /DirectoryRoleAssignment is not allowed in this stack: the stack grants no Entra directory roles/,
+        (await check(POLICY.keyVault, [vault({})], strict))[0],
+        /networkAcls\.defaultAction is undefined/,
       );
-    });
-  });
-
-  describe(POLICY.appRoleAssignment, () => {
-    const roleAssignment = (resourceObjectId: string) =>
-      resource(T.appRoleAssignment, "crm-sync-identity-role", {
-        appRoleId: SMARTSPACE.integrationsRoleId,
-        principalObjectId: "11111111-2222-4333-8444-555555555555",
-        resourceObjectId,
-      });
-
-    it("accepts an assignment of a Smartspace role, whatever the case of the ID", async () => {
       assert.deepEqual(
-        await check(POLICY.appRoleAssignment, [roleAssignment(SMARTSPACE.objectId.toUpperCase())]),
+        await check(POLICY.keyVault, [vault({ networkAcls: { defaultAction: "Deny" } })], strict),
         [],
       );
     });
 
-    it("rejects an assignment of another service principal's role (e.g. Microsoft Graph)", async () => {
-      const [message] = await check(POLICY.appRoleAssignment, [
-        roleAssignment("0a0b0c0d-0000-4000-8000-000000000001"),
-      ]);
-      assert.match(
-        message,
-        new RegExp(
-          `integrations may only hold roles of the Smartspace service principal ${SMARTSPACE.objectId}`,
-        ),
+    it("fails closed without the Smartspace service principal in the pack config", async () => {
+      const [message] = await check(
+        POLICY.appRoleAssignment,
+        [resource(T.appRoleAssignment, "role", { resourceObjectId: SMARTSPACE.objectId })],
+        {},
       );
-    });
-
-    it("declares its config key required, accepting object IDs in either case", () => {
-      const [policy] = policyNamed(POLICY.appRoleAssignment);
-      const schema = policy.configSchema;
-      assert.deepEqual(schema?.required, [SMARTSPACE_PRINCIPAL_CONFIG_KEY]);
-      const pattern = new RegExp(String(schema?.properties[SMARTSPACE_PRINCIPAL_CONFIG_KEY].pattern));
-      assert.ok(pattern.test(SMARTSPACE.objectId) && pattern.test(SMARTSPACE.objectId.toUpperCase()));
-      assert.ok(!pattern.test(`${SMARTSPACE.objectId}-extra`));
-    });
-
-    it("fails closed without pack config naming the Smartspace service principal", async () => {
-      const [message] = await check(POLICY.appRoleAssignment, [roleAssignment(SMARTSPACE.objectId)], {});
-      assert.match(message, /pass the Smartspace service principal's object ID with --policy-pack-config/);
-      assert.equal(checkAppRoleAssignment({ resourceObjectId: "x" }, "not-a-guid").length, 1);
+      assert.match(message, /write the pack config with npm run policy:config/);
     });
   });
 
-  describe("over the real program", () => {
-    const fullConfig = baseConfig({
-      integrations: [
-        {
-          name: "crm-sync",
-          owners: [OWNER_OBJECT_ID],
-          workspaces: [WORKSPACE_A, WORKSPACE_B],
-          secretReaders: [READER_OBJECT_ID],
-        },
-        {
-          name: "billing-bot",
-          rotationDays: 30,
-          workspaces: [WORKSPACE_A],
-          secretReaders: [READER_OBJECT_ID],
-        },
-      ],
-    });
+  describe("config writer", () => {
+    const settingsText = readFileSync(path.join(ROOT, "policy", "stacks.yaml"), "utf8");
+    const stackFile = [
+      "config:",
+      `  smartspace-integration:deployerObjectId: ${DEPLOYER_OBJECT_ID}`,
+      "  smartspace-integration:integrations:",
+      `    - { name: crm-sync, owners: [${OWNER_OBJECT_ID.toUpperCase()}], rotationDays: 180 }`,
+      "    - { name: billing-bot }",
+    ].join("\n");
 
-    it("passes every policy for every resource the program declares", async () => {
-      const run = await runProgram(fullConfig);
-      const resources = resourcesFromRun(run);
-      // The rules must have had something to look at: a pack that matched nothing would pass vacuously.
-      for (const type of [
-        T.application,
-        T.applicationPassword,
-        T.appRoleAssignment,
-        T.vault,
-        T.secret,
-        T.roleAssignment,
-      ]) {
-        assert.ok(run.byType(type).length > 0, `the program declares a ${type}`);
-      }
-      const violations = await runPolicies(policies, resources, PACK_CONFIG);
-      assert.deepEqual(violations, [], describeViolations(violations));
-    });
-
-    it("sees the per-property dependencies the engine sends, and catches a third secret or an unlabelled copy", async () => {
-      const run = await runProgram(fullConfig);
-      const resources = resourcesFromRun(run);
-      const applications = new Set(run.byType(T.application).map((app) => app.urn));
-      const passwords = resources.filter((item) => item.type === T.applicationPassword);
-      assert.equal(passwords.length, 4, "two slots per integration");
-      for (const password of passwords) {
-        const viaApplicationId = password.propertyDependencies?.applicationId ?? [];
-        assert.equal(
-          viaApplicationId.length,
-          1,
-          `${password.name}: applicationId depends on its application`,
-        );
-        assert.ok(applications.has(viaApplicationId[0]), password.name);
-      }
-      const clientSecret = resources.find(
-        (item) => item.type === T.secret && item.name === "crm-sync-credentials-client-secret",
-      );
-      assert.ok(clientSecret, "the program declares crm-sync's client secret");
-      const valueSources = clientSecret.propertyDependencies?.properties ?? [];
-      assert.ok(
-        valueSources.some((urn) => passwords.some((password) => password.urn === urn)),
-        "the client secret's value depends on a slot",
-      );
-
-      const renamed = (item: HarnessResource, name: string): HarnessResource => ({
-        ...item,
-        name,
-        urn: item.urn.replace(/::[^:]+$/, `::${name}`),
+    it("writes every policy mandatory with the allowed owners from the stack file", () => {
+      const config = policyPackConfig({
+        stack: "prod",
+        settings: stackSettings(settingsText, "prod"),
+        facts: stackFileFacts(stackFile),
+        smartspaceServicePrincipalObjectId: SMARTSPACE.objectId,
+        smartspaceAppRoleId: SMARTSPACE.integrationsRoleId,
       });
-      const thirdSlot = renamed(passwords[0], passwords[0].name.replace(/slot-[ab]$/, "slot-c"));
-      const properties = clientSecret.props.properties as Record<string, unknown>;
-      const unlabelledCopy = {
-        ...renamed(clientSecret, "crm-sync-copy"),
-        props: {
-          ...clientSecret.props,
-          secretName: "crm-sync-copy",
-          properties: { value: properties.value },
-        },
+      assert.deepEqual(Object.keys(config).sort(), Object.values(POLICY).sort());
+      for (const entry of Object.values(config)) assert.equal(entry.enforcementLevel, "mandatory");
+      assert.deepEqual(
+        config[POLICY.owners][CONFIG.allowedOwners],
+        [DEPLOYER_OBJECT_ID, OWNER_OBJECT_ID].sort(),
+      );
+    });
+
+    it("refuses to weaken a production stack, and treats a stack it does not know as production", () => {
+      const weak = {
+        production: true,
+        enforcement: { [POLICY.declaredTypes]: "advisory" as const },
+        limits: { minSoftDeleteRetentionDays: 7 },
       };
-      const violations = await runPolicies(policies, [...resources, thirdSlot, unlabelledCopy], PACK_CONFIG);
-      assert.deepEqual(
-        violations.map((violation) => [violation.policy, violation.urn ?? "stack"]),
-        [
-          [POLICY.passwordsPerApplication, "stack"],
-          [POLICY.passwordBackedSecret, unlabelledCopy.urn],
-          [POLICY.passwordBackedSecret, unlabelledCopy.urn],
-        ],
-        describeViolations(violations),
+      assert.throws(
+        () =>
+          policyPackConfig({
+            stack: "prod",
+            settings: weak,
+            facts: { longestRotationDays: 90 },
+            smartspaceServicePrincipalObjectId: SMARTSPACE.objectId,
+          }),
+        (error: Error) =>
+          /resource-types-declared-by-this-stack must stay mandatory, not advisory/.test(error.message) &&
+          /minSoftDeleteRetentionDays must be 90, not 7/.test(error.message) &&
+          /pass --app-role-id/.test(error.message) &&
+          /set smartspace-integration:deployerObjectId in Pulumi.prod.yaml/.test(error.message),
       );
-      assert.ok(
-        violations[0].message.startsWith(
-          `application ${passwords[0].propertyDependencies?.applicationId?.[0]} has 3 client secrets`,
-        ),
-        violations[0].message,
+      assert.equal(stackSettings(settingsText, "staging").production, true);
+      assert.equal(stackSettings(settingsText, "dev").production, false);
+      // Non-production stacks may relax a level, but never below what their own secrets need.
+      assert.throws(
+        () =>
+          policyPackConfig({
+            stack: "dev",
+            settings: { production: false, limits: { maxPasswordLifetimeDays: 200 } },
+            facts: stackFileFacts(stackFile),
+            smartspaceServicePrincipalObjectId: SMARTSPACE.objectId,
+          }),
+        /shorter than the stack's secrets live \(2 x rotationDays 180\)/,
       );
-    });
-
-    it("passes with an existing vault too", async () => {
-      const run = await runProgram(
-        baseConfig({ keyVault: { id: VAULT_ID }, integrations: fullConfig.integrations }),
-        {
-          existingVaults: { "kv-ss-dev-abcde": { enableRbacAuthorization: true } },
-        },
-      );
-      assert.equal(run.byType(T.vault).length, 0, "an existing vault is not declared");
-      const violations = await runPolicies(policies, resourcesFromRun(run), PACK_CONFIG);
-      assert.deepEqual(violations, [], describeViolations(violations));
-    });
-
-    it("stops the program when the pack expects a different Smartspace service principal", async () => {
-      const run = await runProgram(fullConfig);
-      const violations = await runPolicies(policies, resourcesFromRun(run), {
-        [POLICY.appRoleAssignment]: {
-          [SMARTSPACE_PRINCIPAL_CONFIG_KEY]: "0a0b0c0d-0000-4000-8000-000000000001",
-        },
-      });
-      assert.deepEqual(
-        violations.map((violation) => violation.policy),
-        run.byType(T.appRoleAssignment).map(() => POLICY.appRoleAssignment),
+      assert.throws(
+        () => stackSettings("dev: { production: maybe }", "dev"),
+        /policy\/stacks\.yaml is invalid/,
       );
     });
   });
 
   describe("as the Pulumi CLI loads it", () => {
-    it("serves every policy as mandatory and enforces them over gRPC", async function () {
+    it("serves every policy, mandatory by default, and enforces them over gRPC", async function () {
       // Type-checking the pack at load (as the CLI does) takes a few seconds on a small machine.
       this.timeout(60_000);
-      const pack = await servePolicyPack(path.resolve(__dirname, "..", "policy"));
+      const pack = await servePolicyPack(path.join(ROOT, "policy"));
       try {
         const info = await analyzerInfo(pack);
         assert.equal(info.name, PACK_NAME);
-        assert.equal(info.version, "1.0.0");
         assert.deepEqual(
           info.policies.map((policy) => policy.name).sort(),
           policies.map((policy) => policy.name).sort(),
@@ -761,36 +414,27 @@ describe("policy pack", () => {
         for (const policy of info.policies) {
           assert.equal(policy.enforcementLevel, EnforcementLevel.MANDATORY, `${policy.name} is mandatory`);
         }
-        assert.deepEqual(
-          info.policies.find((policy) => policy.name === POLICY.appRoleAssignment)?.configRequired,
-          [SMARTSPACE_PRINCIPAL_CONFIG_KEY],
-        );
-
         await configurePack(pack, PACK_CONFIG);
+        const backdoor = await analyzeResource(
+          pack,
+          resource(
+            "azuread:index/applicationFederatedIdentityCredential:ApplicationFederatedIdentityCredential",
+            "fic",
+            {},
+          ),
+        );
+        assert.deepEqual(
+          backdoor.map((v) => v.policy),
+          [POLICY.declaredTypes],
+        );
         const weakVault = await analyzeResource(
           pack,
-          resource(T.vault, "vault", {
-            properties: { enableRbacAuthorization: true, enableSoftDelete: true },
-          }),
+          resource(T.vault, "vault", { properties: { enableRbacAuthorization: true } }),
         );
-        assert.deepEqual(
-          weakVault.map((v) => v.policy),
-          [POLICY.keyVault],
+        assert.ok(
+          weakVault.every((v) => v.policy === POLICY.keyVault) && weakVault.length === 3,
+          describeViolations(weakVault),
         );
-        assert.match(weakVault[0].message, /enablePurgeProtection/);
-        const foreignRole = await analyzeResource(
-          pack,
-          resource(T.appRoleAssignment, "role", { resourceObjectId: "0a0b0c0d-0000-4000-8000-000000000001" }),
-        );
-        assert.deepEqual(
-          foreignRole.map((v) => v.policy),
-          [POLICY.appRoleAssignment],
-        );
-        const smartspaceRole = await analyzeResource(
-          pack,
-          resource(T.appRoleAssignment, "role", { resourceObjectId: SMARTSPACE.objectId }),
-        );
-        assert.deepEqual(smartspaceRole, []);
       } finally {
         await pack.close();
       }
