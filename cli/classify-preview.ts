@@ -156,6 +156,8 @@ export interface ClassifyOptions {
   readonly previewExitCode?: number;
   /** URNs replaced on purpose with `--replace` (a forced rotation); their replacement is a rotation. */
   readonly forcedReplacements?: readonly string[];
+  /** The preview ran with --expect-no-changes, so exit 0 means it saw no change. */
+  readonly expectNoChanges?: boolean;
 }
 
 export function parseUrn(urn: string): { type: string; name: string; qualifiedType: string } {
@@ -410,7 +412,7 @@ function classifyValidated(digest: PreviewDigestJson, options: ClassifyOptions):
     });
   }
 
-  if (exitCode === 0 && findings.length > 0) {
+  if (options.expectNoChanges && exitCode === 0 && findings.length > 0) {
     // With --expect-no-changes, exit 0 means "no changes": steps that change something contradict it.
     problems.push(
       `pulumi preview exited 0 (no changes) but listed ${findings.length} change(s); the output does not belong to this run or was altered`,
@@ -525,6 +527,7 @@ interface CliOptions {
   previewExitCode?: number;
   stack?: string;
   forcedReplace?: string[];
+  expectedNoChanges?: boolean;
   markdown?: string;
   githubOutput?: string;
   json?: boolean;
@@ -553,6 +556,10 @@ export function main(argv: readonly string[], io: CliIo): number {
     )
     .option("--stack <name>", "stack name, for the report")
     .option("--forced-replace <urn...>", "URNs replaced on purpose with --replace (forced rotation)")
+    .option(
+      "--expected-no-changes",
+      "the preview ran with --expect-no-changes (exit 0 then means no changes)",
+    )
     .option("--markdown <file>", "write the Markdown report to this file")
     .option("--github-output <file>", "append verdict=..., drift-count=..., rotation-count=... to this file")
     .option("--json", "print the classification as JSON instead of Markdown")
@@ -567,6 +574,7 @@ export function main(argv: readonly string[], io: CliIo): number {
           stack: opts.stack,
           previewExitCode: opts.previewExitCode,
           forcedReplacements: opts.forcedReplace,
+          expectNoChanges: opts.expectedNoChanges,
         });
       } catch (error) {
         classification = failedClassification(opts.stack, (error as Error).message);

@@ -512,7 +512,11 @@ describe("classify-preview", () => {
     });
 
     it("fails when the exit code contradicts the steps, or when the preview did not run", () => {
-      assert.match(classifyText(valid, ["--preview-exit-code", "0"]).output, /^verdict=failed$/m);
+      assert.match(
+        classifyText(valid, ["--preview-exit-code", "0", "--expected-no-changes"]).output,
+        /^verdict=failed$/m,
+      );
+      assert.match(classifyText(valid, ["--preview-exit-code", "0"]).output, /^verdict=rotation-due$/m);
       const missing = path.join(dir, "absent.json");
       const output = path.join(dir, "github-output-2");
       const io = { stdin: () => "", stdout: () => undefined, stderr: () => undefined };

@@ -20,7 +20,7 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { POLICY, SMARTSPACE_PRINCIPAL_CONFIG_KEY } from "../policy/policies";
+import { CONFIG, POLICY } from "../policy/policies";
 import { formatFinding, lintSource, lintWorkflows, workflowFiles } from "../cli/lint-workflows";
 import { SMARTSPACE } from "./support/azureMocks";
 
@@ -40,6 +40,7 @@ interface Step {
 
 interface Job {
   readonly name?: string;
+  readonly if?: string;
   readonly environment?: string;
   readonly needs?: string | string[];
   readonly concurrency?: { readonly group: string; readonly "cancel-in-progress"?: boolean };
@@ -219,14 +220,18 @@ async function runGithubScript(
     runId: 42,
     repo: { owner: "contoso", repo: "smartspace-integration" },
     issue: { number: 7 },
-    payload: { pull_request: { head: { sha: "0123456789abcdef" } } },
+    payload: { pull_request: { head: { sha: "0123456789abcdef" }, base: { sha: "fedcba9876543210" } } },
+  };
+  const core = {
+    setFailed: (message: string) => calls.push({ method: "core.setFailed", params: { message } }),
+    notice: (message: string) => calls.push({ method: "core.notice", params: { message } }),
   };
   const saved = { ...process.env };
-  Object.assign(process.env, env);
+  Object.assign(process.env, { GITHUB_WORKSPACE: ROOT, ...env });
   try {
-    await new AsyncFunction("github", "context", "require", script)(github, context, require);
+    await new AsyncFunction("github", "context", "core", "require", script)(github, context, core, require);
   } finally {
-    for (const key of Object.keys(env)) {
+    for (const key of ["GITHUB_WORKSPACE", ...Object.keys(env)]) {
       if (saved[key] === undefined) delete process.env[key];
       else process.env[key] = saved[key];
     }
@@ -274,7 +279,7 @@ describe("GitHub Actions workflows", () => {
     }
   });
 
-  it("enforce the policy pack and suppress outputs in every preview and deployment, with the pinned CLI", () => {
+  it("enforce the policy pack and suppress outputs in every preview and deployment, with the verified pinned CLI", () => {
     const pkg = JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")) as {
       devDependencies: Record<string, string>;
     };
@@ -289,31 +294,39 @@ describe("GitHub Actions workflows", () => {
         count += 1;
         const where = `${wf.file} ${name}: ${command}`;
         assert.match(command, /^npx pulumi (preview|up) --stack "\$STACK" /, where);
+        // Pull requests load the pack from the base branch; everything else from the commit being deployed.
+        const pack = wf.file === "preview.yml" ? "--policy-pack .base/policy" : "--policy-pack policy";
         for (const flag of [
           "--suppress-outputs",
           "--non-interactive",
-          "--policy-pack policy",
+          pack,
           '--policy-pack-config "$RUNNER_TEMP/policy-config.json"',
         ]) {
           assert.ok(command.includes(flag), `${where} has ${flag}`);
         }
       }
-      if (runsPulumi(job)) {
-        const setupNode = job.steps.find((s) => s.uses?.startsWith("actions/setup-node@"));
-        assert.equal(setupNode?.with?.["node-version"], 20, `${wf.file} ${name} uses Node 20`);
-        const ci = job.steps.findIndex((s) => /^npm ci( --ignore-scripts)?$/.test(s.run ?? ""));
-        const firstPulumi = job.steps.findIndex((s) => /\bnpx pulumi\b/.test(s.run ?? ""));
-        assert.ok(ci >= 0 && ci < firstPulumi, `${wf.file} ${name} runs npm ci before the CLI`);
-        assert.equal(job.env?.PULUMI_BACKEND_URL, "${{ vars.PULUMI_BACKEND_URL }}");
-      }
+      if (!runsPulumi(job)) continue;
+      const setupNode = job.steps.find((s) => s.uses?.startsWith("actions/setup-node@"));
+      assert.equal(setupNode?.with?.["node-version"], 20, `${wf.file} ${name} uses Node 20`);
+      assert.equal(setupNode?.with?.["package-manager-cache"], false, `${wf.file} ${name} restores nothing`);
+      const index = (predicate: (s: Step) => boolean) => job.steps.findIndex(predicate);
+      const install = index((s) => /install-pulumi-cli\.sh$/.test(s.run ?? ""));
+      const login = index((s) => s.uses?.startsWith("azure/login@") ?? false);
+      const firstPulumi = index((s) => /\bnpx pulumi\b/.test(s.run ?? ""));
+      assert.ok(
+        install >= 0 && install < login && login < firstPulumi,
+        `${wf.file} ${name}: CLI installed before login`,
+      );
+      assert.equal(job.env?.PULUMI_BACKEND_URL, "${{ vars.PULUMI_BACKEND_URL }}");
     }
     assert.equal(
       count,
-      6,
-      "pull-request preview, dev and prod deployments, drift preview, rotation preview and up",
+      7,
+      "PR preview, non-production up, production plan and apply, drift, rotation preview and up",
     );
     for (const wf of loadWorkflows()) {
-      assert.doesNotMatch(wf.text, /pulumi\/actions@|get\.pulumi\.com/, `${wf.file} installs no other CLI`);
+      // No executable ever comes from a cache that a job of lower trust could have written.
+      assert.doesNotMatch(wf.text, /actions\/cache@|pulumi\/actions@|get\.pulumi\.com\/install/, wf.file);
       assert.equal(
         wf.env?.PULUMI_CONFIG_PASSPHRASE,
         undefined,
@@ -339,6 +352,59 @@ describe("GitHub Actions workflows", () => {
     }
   });
 
+  it("pin every action to a full commit SHA, with its version in a comment", () => {
+    let count = 0;
+    for (const wf of loadWorkflows()) {
+      for (const match of wf.text.matchAll(/^\s*(?:-\s+)?uses:\s*(\S+)(.*)$/gm)) {
+        count += 1;
+        assert.match(match[1], /^[\w.-]+\/[\w.-]+@[0-9a-f]{40}$/, `${wf.file}: ${match[1]}`);
+        assert.match(match[2], /^ # v\d+\.\d+\.\d+$/, `${wf.file}: ${match[1]} names its version`);
+      }
+    }
+    assert.ok(count > 20);
+    const dependabot = parseYaml(readFileSync(path.join(ROOT, ".github", "dependabot.yml"), "utf8")) as {
+      updates: { "package-ecosystem": string }[];
+    };
+    assert.ok(dependabot.updates.some((update) => update["package-ecosystem"] === "github-actions"));
+  });
+
+  it("never let a pull request reach a production environment, its secrets or its state", () => {
+    const settings = readFileSync(path.join(ROOT, "policy", "stacks.yaml"), "utf8");
+    assert.match(settings, /^prod:\n {2}production: true$/m);
+    const prTriggered = loadWorkflows().filter(
+      (wf) => "pull_request" in wf.on || "pull_request_target" in wf.on,
+    );
+    assert.deepEqual(prTriggered.map((wf) => wf.file).sort(), ["ci.yml", "preview.yml"]);
+    for (const wf of prTriggered) {
+      assert.ok(
+        !("pull_request_target" in wf.on),
+        `${wf.file} runs with the pull request's permissions only`,
+      );
+      for (const [name, job] of Object.entries(wf.jobs)) {
+        const where = `${wf.file} ${name}`;
+        // Environments are per stack, from the non-production list the base branch computes; never a literal.
+        if (job.environment !== undefined) {
+          assert.equal(job.environment, "${{ matrix.stack }}-preview", where);
+          assert.equal(
+            job.strategy?.matrix?.stack,
+            "${{ fromJSON(needs.stacks.outputs.nonproduction) }}",
+            where,
+          );
+        }
+        assert.doesNotMatch(JSON.stringify(job), /(?<!non)prod|outputs\.all\b/i, where);
+        if (job.permissions?.["id-token"] === "write") {
+          assert.ok(job.environment, `${where}: an Azure token only inside a per-stack preview environment`);
+          assert.equal(
+            job.permissions?.["pull-requests"],
+            undefined,
+            `${where} cannot write to the pull request`,
+          );
+          assert.doesNotMatch(JSON.stringify(job), /SMARTSPACE_ADMIN/, `${where}: no Smartspace admin token`);
+        }
+      }
+    }
+  });
+
   it("install without install scripts in every job that can request an Azure token, which needs none", () => {
     const covered = new Set<string>();
     for (const { workflow: wf, name, job } of allJobs()) {
@@ -347,7 +413,7 @@ describe("GitHub Actions workflows", () => {
       const installs = job.steps.filter((s) => /^npm (ci|install)\b/.test(s.run ?? ""));
       assert.ok(installs.length > 0, `${wf.file} ${name} installs dependencies`);
       for (const install of installs) {
-        assert.equal(install.run, "npm ci --ignore-scripts", `${wf.file} ${name}`);
+        assert.match(install.run ?? "", /^npm ci --ignore-scripts( --prefix \.base)?$/, `${wf.file} ${name}`);
       }
     }
     assert.deepEqual([...covered].sort(), ["deploy.yml", "drift.yml", "preview.yml", "rotate.yml"]);
@@ -401,13 +467,18 @@ describe("GitHub Actions workflows", () => {
 
   it("serialise deployments per stack in a queue that only deployments join", () => {
     const deploy = workflow("deploy.yml");
-    const stacks = workflow("preview.yml").jobs.preview.strategy?.matrix?.stack as string[];
-    assert.deepEqual(Object.keys(deploy.jobs).sort(), [...stacks].sort(), "one deployment job per stack");
-    for (const [name, job] of Object.entries(deploy.jobs)) {
-      // The rotation guard finds a stack's deployment by job name: the job ID, unless a name overrides it.
-      assert.equal(job.name, undefined, `deploy.yml ${name} keeps its job ID as its name`);
-      assert.equal(job.env?.STACK, name, `deploy.yml job ${name} deploys stack ${name}`);
-      assert.equal(job.concurrency?.group, `pulumi-up-${name}`);
+    const updates = Object.entries(deploy.jobs).filter(([, job]) => pulumiCommands(job, "up").length > 0);
+    assert.deepEqual(
+      updates.map(([id, job]) => [id, job.name]),
+      [
+        ["deploy", "deploy (${{ matrix.stack }})"],
+        ["apply", "apply (${{ matrix.stack }})"],
+      ],
+      "rotate.yml's guard finds a stack's deployment by these names",
+    );
+    for (const [name, job] of updates) {
+      assert.equal(job.env?.STACK, "${{ matrix.stack }}", `deploy.yml ${name} names its stack`);
+      assert.equal(job.concurrency?.group, "pulumi-up-${{ matrix.stack }}");
       assert.equal(
         job.concurrency?.["cancel-in-progress"],
         false,
@@ -415,7 +486,8 @@ describe("GitHub Actions workflows", () => {
       );
     }
     for (const { workflow: wf, name, job } of allJobs()) {
-      if (wf.file === "deploy.yml" || !runsPulumi(job)) continue;
+      if (wf.file === "deploy.yml" && updates.some(([id]) => id === name)) continue;
+      if (!runsPulumi(job)) continue;
       const group = job.concurrency?.group ?? "";
       assert.equal(job.env?.STACK, "${{ matrix.stack }}", `${wf.file} ${name} names its stack`);
       assert.ok(
@@ -426,6 +498,40 @@ describe("GitHub Actions workflows", () => {
       // any other job in a deployment group could cancel a queued deployment.
       assert.ok(!group.startsWith("pulumi-up-"), `${wf.file} ${name} stays out of the deployment queue`);
     }
+  });
+
+  it("apply production only as the saved plan an approver saw, after the non-production stacks", () => {
+    const wf = workflow("deploy.yml");
+    assert.deepEqual((wf.on.push as { branches: string[] }).branches, ["main"]);
+    const { deploy, plan, apply } = wf.jobs;
+    assert.equal(deploy.environment, "${{ matrix.stack }}");
+    assert.equal(deploy.strategy?.matrix?.stack, "${{ fromJSON(needs.stacks.outputs.nonproduction) }}");
+    assert.match(pulumiCommands(deploy, "up")[0], /--stack "\$STACK" --yes --refresh/);
+    // The plan: read-only identity, main-only environment, saved and shown.
+    assert.equal(plan.environment, "${{ matrix.stack }}-plan");
+    assert.equal(plan.strategy?.matrix?.stack, "${{ fromJSON(needs.stacks.outputs.production) }}");
+    assert.deepEqual(plan.needs, ["stacks", "deploy"]);
+    assert.match(
+      pulumiCommands(plan, "preview")[0],
+      /--refresh --diff --save-plan "\$RUNNER_TEMP\/plan\/plan\.json"/,
+    );
+    assert.equal(pulumiCommands(plan, "up").length, 0, "the plan job changes nothing");
+    const upload = plan.steps.find((s) => s.uses?.startsWith("actions/upload-artifact@"));
+    assert.equal(upload?.with?.name, "plan-${{ matrix.stack }}");
+    // The apply: the approved environment, exactly that plan, nothing else.
+    assert.equal(apply.environment, "${{ matrix.stack }}");
+    assert.deepEqual(apply.needs, ["stacks", "plan"]);
+    const download = apply.steps.find((s) => s.uses?.startsWith("actions/download-artifact@"));
+    assert.equal(download?.with?.name, "plan-${{ matrix.stack }}");
+    const [up] = pulumiCommands(apply, "up");
+    assert.match(up, /--plan "\$RUNNER_TEMP\/plan\/plan\.json"/);
+    assert.equal(pulumiCommands(apply, "preview").length, 0);
+    assert.equal(apply.permissions?.["id-token"], "write");
+    assert.equal(plan.permissions?.["id-token"], "write");
+    // The saved preview is shown to the approver, and a failed preview fails the job (no plan, no apply).
+    const preview = plan.steps.find((s) => /--save-plan/.test(s.run ?? ""))?.run ?? "";
+    assert.match(preview, /set -o pipefail/);
+    assert.match(preview, /GITHUB_STEP_SUMMARY/);
   });
 
   it("run every other `pulumi up` only when no deployment of its stack is queued, waiting or running", () => {
@@ -494,8 +600,9 @@ describe("GitHub Actions workflows", () => {
 
       const quiet = [
         deployRun(1, "completed", [
-          { name: "dev", status: "completed" },
-          { name: "prod", status: "completed" },
+          { name: "deploy (dev)", status: "completed" },
+          { name: "plan (prod)", status: "completed" },
+          { name: "apply (prod)", status: "completed" },
         ]),
         {
           workflow: "rotate.yml",
@@ -522,22 +629,30 @@ describe("GitHub Actions workflows", () => {
       ]) {
         const busy = guardFor(stack, [
           ...quiet,
-          deployRun(7, status, status === "in_progress" ? [{ name: "dev", status: "in_progress" }] : []),
+          deployRun(
+            7,
+            status,
+            status === "in_progress" ? [{ name: "deploy (dev)", status: "in_progress" }] : [],
+          ),
         ]);
         assert.equal(busy.code, 0, busy.stderr);
         assert.equal(busy.output, "deploying=true\n", `${stack} while a deployment is ${status}`);
         assert.match(busy.stdout, new RegExp(`::notice title=Rotation skipped \\(${stack}\\)::.*run 7\\b`));
       }
 
-      // Prod awaiting approval, dev deployed: dev rotates, prod waits for that deployment.
+      // Prod's plan done and its apply awaiting approval, dev deployed: dev rotates, prod waits for that deployment.
       const awaitingApproval = [
         deployRun(8, "waiting", [
-          { name: "dev", status: "completed" },
-          { name: "prod", status: "waiting" },
+          { name: "deploy (dev)", status: "completed" },
+          { name: "plan (prod)", status: "completed" },
+          { name: "apply (prod)", status: "waiting" },
         ]),
       ];
       assert.equal(guardFor("dev", awaitingApproval).output, "deploying=false\n");
       assert.equal(guardFor("prod", awaitingApproval).output, "deploying=true\n");
+      // While prod's plan runs, its apply does not exist yet: pending too.
+      const planning = [deployRun(9, "in_progress", [{ name: "plan (prod)", status: "in_progress" }])];
+      assert.equal(guardFor("prod", planning).output, "deploying=true\n");
 
       const forced = guardFor("prod", awaitingApproval, { REPLACE: "urn:pulumi:prod::x::slot-a" });
       assert.equal(forced.code, 1, "a forced rotation is not skipped silently");
@@ -558,120 +673,209 @@ describe("GitHub Actions workflows", () => {
     }
   });
 
-  it("preview every environment on pull requests and post the diff to the pull request", async () => {
+  it("preview non-production stacks on pull requests, and comment from a job without an Azure token", async () => {
     const wf = workflow("preview.yml");
     assert.ok("pull_request" in wf.on);
-    const job = wf.jobs.preview;
-    assert.deepEqual(job.strategy?.matrix?.stack, ["dev", "prod"]);
-    assert.equal(job.environment, "${{ matrix.stack }}-preview");
-    assert.equal(job.permissions?.["pull-requests"], "write");
-    assert.match(pulumiCommands(job, "preview")[0], /--diff/);
-    const post = job.steps.find((s) => s.uses?.startsWith("actions/github-script@"));
-    const script = String(post?.with?.script);
+    const { stacks, preview, comment } = wf.jobs;
+    const baseCheckout = stacks.steps.find((s) => s.uses?.startsWith("actions/checkout@"));
+    assert.equal(
+      baseCheckout?.with?.ref,
+      "${{ github.event.pull_request.base.sha }}",
+      "tiers come from the base",
+    );
+    assert.equal(preview.environment, "${{ matrix.stack }}-preview");
+    assert.match(pulumiCommands(preview, "preview")[0], /--diff/);
+    assert.doesNotMatch(
+      pulumiCommands(preview, "preview")[0],
+      /--refresh/,
+      "no refresh: no Smartspace API call",
+    );
+    const base = preview.steps.find((s) => s.with?.path === ".base");
+    assert.equal(base?.with?.ref, "${{ github.event.pull_request.base.sha }}");
+    assert.match(step(preview, "Write the policy pack config").run ?? "", /--prefix \.base policy:config/);
+    assert.deepEqual(comment.permissions, { contents: "read", "pull-requests": "write" });
+    assert.equal(comment.environment, undefined);
+
+    const script = String(
+      comment.steps.find((s) => s.uses?.startsWith("actions/github-script@"))?.with?.script,
+    );
+    assert.match(script, /\.github\/scripts\/preview-comment\.cjs/);
     const dir = mkdtempSync(path.join(tmpdir(), "preview-comment-"));
     try {
-      const file = path.join(dir, "preview.txt");
       writeFileSync(
-        file,
-        `Previewing update (dev)\n~ azuread:index/application:Application\n${"x".repeat(70_000)}`,
+        path.join(dir, "preview.txt"),
+        `Previewing update (dev)\n~ azuread:index/application:Application @octocat <!-- pulumi-preview:prod -->\n\`\`\`\`\`\n${"x".repeat(70_000)}`,
       );
-      const env = { STACK: "dev", PREVIEW_FILE: file, EXIT_CODE: "0" };
+      writeFileSync(path.join(dir, "exit-code"), "0\n");
+      const env = { STACK: "dev", PREVIEW_DIR: dir };
       const created = await runGithubScript(script, env);
-      assert.equal(created.length, 1);
+      assert.deepEqual(
+        created.map((c) => c.method),
+        ["createComment"],
+      );
       assert.equal(created[0].method, "createComment");
       const body = String(created[0].params.body);
       assert.match(body, /^<!-- pulumi-preview:dev -->\n### Pulumi preview of `dev`: succeeded/);
-      assert.match(body, /Commit 0123456/);
+      assert.match(
+        body,
+        /Commit 0123456\. Policy pack `policy\/` and its config from the base branch \(fedcba9\)/,
+      );
+      assert.doesNotMatch(body.slice(30), /<!--/, "the preview cannot forge a marker");
+      assert.match(body, /\n`{6}diff\n/, "a fence longer than any backtick run in the preview");
       assert.match(body, /truncated; the job log has the full preview/);
       assert.ok(body.length < 65_536, "fits GitHub's comment limit");
-      const updated = await runGithubScript(
-        script,
-        { ...env, EXIT_CODE: "255" },
-        {
-          comments: [{ id: 99, user: { type: "Bot" }, body: "<!-- pulumi-preview:dev -->\nold" }],
-        },
-      );
+      writeFileSync(path.join(dir, "exit-code"), "255\n");
+      const mine = { id: 99, user: { type: "Bot" }, body: "<!-- pulumi-preview:dev -->\nold" };
+      const forged = { id: 98, user: { type: "User" }, body: "<!-- pulumi-preview:dev -->\nhijack" };
+      const updated = await runGithubScript(script, env, { comments: [forged, mine] });
       assert.deepEqual(
         updated.map((c) => [c.method, c.params.comment_id]),
-        [["updateComment", 99]],
+        [
+          ["updateComment", 99],
+          ["core.setFailed", undefined],
+        ],
+        "only the bot's own comment is updated, and a failed preview fails the job",
       );
       assert.match(String(updated[0].params.body), /failed \(exit 255\)/);
+      rmSync(path.join(dir, "preview.txt"));
+      rmSync(path.join(dir, "exit-code"));
+      const missing = await runGithubScript(script, env);
+      assert.match(String(missing[0].params.body), /did not complete/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   });
 
-  it("deploy dev on merge, then prod behind the prod environment's approval", () => {
-    const wf = workflow("deploy.yml");
-    assert.deepEqual((wf.on.push as { branches: string[] }).branches, ["main"]);
-    assert.equal(wf.jobs.dev.environment, "dev");
-    assert.equal(wf.jobs.prod.environment, "prod");
-    assert.equal(wf.jobs.prod.needs, "dev");
-    assert.match(pulumiCommands(wf.jobs.dev, "up")[0], /--stack "\$STACK" --yes/);
-    assert.equal(wf.jobs.dev.env?.STACK, "dev");
-    assert.equal(wf.jobs.prod.env?.STACK, "prod");
-  });
-
-  it("check drift daily, classify it, and open, update or close one issue per stack", async () => {
+  it("check drift and credential expiry daily, and keep one issue per stack and kind, failing closed", async () => {
     const wf = workflow("drift.yml");
     const [schedule] = wf.on.schedule as { cron: string }[];
     assert.match(schedule.cron, /^\d+ \d+ \* \* \*$/, "daily");
-    const job = wf.jobs.drift;
-    assert.equal(job.permissions?.issues, "write");
-    // Unattended, so not in <stack>-preview, which may require a reviewer for pull requests.
+    const { drift: job, issues } = wf.jobs;
     assert.equal(job.environment, "${{ matrix.stack }}-drift");
+    assert.equal(job.permissions?.issues, undefined, "the job holding an Azure token cannot write issues");
+    assert.deepEqual(issues.permissions, { contents: "read", issues: "write" });
+    assert.equal(issues.environment, undefined);
     assert.match(pulumiCommands(job, "preview")[0], /--refresh --expect-no-changes --json/);
     assert.match(
       step(job, "Classify the preview (drift or rotation due)").run ?? "",
-      /cli\/classify-preview\.ts/,
+      /--expected-no-changes/,
     );
-    const script = String(job.steps.find((s) => s.uses?.startsWith("actions/github-script@"))?.with?.script);
+
+    const script = String(
+      issues.steps.find((s) => s.uses?.startsWith("actions/github-script@"))?.with?.script,
+    );
     const dir = mkdtempSync(path.join(tmpdir(), "drift-issue-"));
+    const write = (name: string, text: string) => writeFileSync(path.join(dir, name), text);
+    const remove = (name: string) => rmSync(path.join(dir, name), { force: true });
+    const bot = { type: "Bot" };
     try {
-      const report = path.join(dir, "report.md");
-      writeFileSync(report, "## Drift check of stack `prod`: drift detected\n");
-      const env = { STACK: "prod", REPORT_FILE: report };
-      const opened = await runGithubScript(script, { ...env, VERDICT: "drift" });
+      const env = { STACK: "prod", REPORT_DIR: dir };
+      write("drift-verdict", "drift\n");
+      write("drift.md", "## Drift check of stack `prod`: drift detected\n");
+      write("expiry-verdict", "ok\n");
+      const opened = await runGithubScript(script, env);
       assert.deepEqual(
         opened.map((c) => c.method),
-        ["create"],
+        ["create", "core.setFailed"],
       );
       assert.equal(opened[0].params.title, "Drift detected in stack prod");
       assert.match(String(opened[0].params.body), /^<!-- drift-check:prod -->\n## Drift check/);
-      const issue = { number: 12, body: "<!-- drift-check:prod -->\nold" };
-      const other = { number: 13, body: "<!-- drift-check:dev -->" };
-      const updated = await runGithubScript(
-        script,
-        { ...env, VERDICT: "failed" },
-        { issues: [other, issue] },
-      );
+
+      const issue = { number: 12, user: bot, body: "<!-- drift-check:prod -->\nold" };
+      const forged = {
+        number: 14,
+        user: { type: "User" },
+        body: "<!-- drift-check:prod -->\nplease close me",
+      };
+      const other = { number: 13, user: bot, body: "<!-- drift-check:dev -->" };
+      const expiryIssue = { number: 15, user: bot, body: "<!-- credential-expiry:prod -->\nold" };
+
+      // Every way the verdict can be unreadable keeps the issue open and the run red.
+      for (const [what, verdict] of [
+        ["failed", "failed"],
+        ["unknown", "no-drift-probably"],
+        ["empty", ""],
+        ["missing", undefined],
+      ] as const) {
+        if (verdict === undefined) remove("drift-verdict");
+        else write("drift-verdict", verdict);
+        const calls = await runGithubScript(script, env, { issues: [forged, other, issue] });
+        assert.deepEqual(
+          calls.map((c) => [c.method, c.params.issue_number]),
+          [
+            ["update", 12],
+            ["createComment", 12],
+            ["core.setFailed", undefined],
+          ],
+          what,
+        );
+        assert.equal(calls[0].params.title, "Drift check failing for stack prod", what);
+      }
+
+      write("drift-verdict", "rotation-due");
+      const closed = await runGithubScript(script, env, { issues: [forged, issue] });
       assert.deepEqual(
-        updated.map((c) => [c.method, c.params.issue_number]),
+        closed.map((c) => [c.method, c.params.issue_number ?? c.params.message]),
         [
-          ["update", 12],
           ["createComment", 12],
+          ["update", 12],
+          [
+            "core.notice",
+            "A client-secret rotation is due in prod; the weekly rotation workflow performs it. Not drift.",
+          ],
         ],
-      );
-      assert.equal(updated[0].params.title, "Drift check failing for stack prod");
-      const closed = await runGithubScript(script, { ...env, VERDICT: "rotation-due" }, { issues: [issue] });
-      assert.deepEqual(
-        closed.map((c) => c.method),
-        ["createComment", "update"],
+        "only the workflow's own issue is closed",
       );
       assert.equal(closed[1].params.state, "closed");
-      assert.match(String(closed[0].params.body), /only a due rotation/);
-      assert.deepEqual(await runGithubScript(script, { ...env, VERDICT: "no-changes" }), []);
+
+      write("drift-verdict", "no-changes");
+      write("expiry-verdict", "attention");
+      write("expiry.md", "## Credential expiry of stack `prod`: credential expiring or rotation overdue\n");
+      const expiring = await runGithubScript(script, env, { issues: [expiryIssue] });
+      assert.deepEqual(
+        expiring.map((c) => [c.method, c.params.issue_number]),
+        [
+          ["update", 15],
+          ["createComment", 15],
+          ["core.setFailed", undefined],
+        ],
+      );
+      assert.equal(expiring[0].params.title, "Credential expiring or rotation overdue in stack prod");
+      remove("expiry-verdict");
+      const unread = await runGithubScript(script, env);
+      assert.equal(unread[0].params.title, "Credential expiry check failing for stack prod");
+      write("expiry-verdict", "ok");
+      assert.deepEqual(await runGithubScript(script, env), [], "all clear: nothing to open, nothing red");
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-    const verdict = step(job, "Report the verdict").run ?? "";
-    for (const [value, code] of [
-      ["no-changes", 0],
-      ["rotation-due", 0],
-      ["drift", 1],
-      ["failed", 1],
-    ] as const) {
-      assert.equal(runStep(verdict, { VERDICT: value, STACK: "prod", HEADLINE: "h" }).code, code, value);
+  });
+
+  it("record a failed verdict when the preview or the stack outputs could not be read", () => {
+    const job = workflow("drift.yml").jobs.drift;
+    const dir = mkdtempSync(path.join(tmpdir(), "drift-steps-"));
+    try {
+      const bin = path.join(dir, "bin");
+      mkdirSync(bin);
+      // npx pulumi stack output fails (no state access); the real classifier and expiry checker run.
+      fakeTools(bin, { npx: 'console.error("error: failed to decrypt"); process.exit(255);' });
+      const env = {
+        PATH: `${bin}:${process.env.PATH ?? ""}`,
+        STACK: "prod",
+        RUNNER_TEMP: dir,
+        GITHUB_STEP_SUMMARY: path.join(dir, "summary.md"),
+      };
+      const classify = runStep(step(job, "Classify the preview (drift or rotation due)").run ?? "", {
+        ...env,
+        EXIT_CODE: "",
+      });
+      assert.notEqual(classify.code, 0);
+      assert.equal(readFileSync(path.join(dir, "report", "drift-verdict"), "utf8").trim(), "failed");
+      const expiry = runStep(step(job, "Check credential expiry (stack outputs)").run ?? "", env);
+      assert.notEqual(expiry.code, 0);
+      assert.equal(readFileSync(path.join(dir, "report", "expiry-verdict"), "utf8").trim(), "failed");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
@@ -687,6 +891,9 @@ describe("GitHub Actions workflows", () => {
       up?.if,
       "${{ steps.guard.outputs.deploying == 'false' && steps.classify.outputs.verdict == 'rotation-due' }}",
     );
+    // The update applies the plan saved by the preview that was classified, so nothing else can slip in.
+    assert.match(pulumiCommands(job, "preview")[0], /--save-plan "\$RUNNER_TEMP\/plan\.json"/);
+    assert.match(pulumiCommands(job, "up")[0], /--plan "\$RUNNER_TEMP\/plan\.json"/);
     assert.match(
       step(job, "npm run verify, for each integration with workspaces").run ?? "",
       /npm run verify -- --stack "\$STACK" --integration "\$name"/,
@@ -698,8 +905,10 @@ describe("GitHub Actions workflows", () => {
       ["drift", 1],
       ["failed", 1],
       ["", 1],
+      ["no-changes ", 1],
+      ["rotation-due\nno-changes", 1],
     ] as const) {
-      assert.equal(runStep(gate, { VERDICT: value, STACK: "dev" }).code, code, value);
+      assert.equal(runStep(gate, { VERDICT: value, STACK: "dev" }).code, code, JSON.stringify(value));
     }
   });
 
@@ -865,30 +1074,120 @@ process.exit(codes[Math.min(calls.length - 1, codes.length - 1)]);
     }
   });
 
-  it("write the policy pack config the pack reads, from the environment's variable", () => {
+  it("write the policy pack config from the environment's variables, the stack file and policy/stacks.yaml", () => {
     const scripts = new Set(
-      allJobs().flatMap(({ job }) =>
-        job.steps.filter((s) => s.name === "Write the policy pack config").map((s) => s.run ?? ""),
-      ),
+      allJobs()
+        .filter(({ workflow: wf }) => wf.file !== "preview.yml")
+        .flatMap(({ job }) =>
+          job.steps.filter((s) => s.name === "Write the policy pack config").map((s) => s.run ?? ""),
+        ),
     );
-    assert.equal(scripts.size, 1, "every workflow writes the config the same way");
+    assert.equal(scripts.size, 1, "every workflow on main writes the config the same way");
     const [script] = [...scripts];
     const dir = mkdtempSync(path.join(tmpdir(), "policy-config-"));
+    const PATH = process.env.PATH ?? "";
     try {
       const ok = runStep(script, {
+        PATH,
         SMARTSPACE_SP_OBJECT_ID: SMARTSPACE.objectId,
+        SMARTSPACE_APP_ROLE_ID: SMARTSPACE.integrationsRoleId,
         STACK: "dev",
         RUNNER_TEMP: dir,
       });
       assert.equal(ok.code, 0, ok.stderr);
-      assert.deepEqual(JSON.parse(readFileSync(path.join(dir, "policy-config.json"), "utf8")), {
-        [POLICY.appRoleAssignment]: { [SMARTSPACE_PRINCIPAL_CONFIG_KEY]: SMARTSPACE.objectId },
+      const config = JSON.parse(readFileSync(path.join(dir, "policy-config.json"), "utf8")) as Record<
+        string,
+        Record<string, unknown>
+      >;
+      assert.deepEqual(config[POLICY.appRoleAssignment], {
+        enforcementLevel: "mandatory",
+        [CONFIG.smartspacePrincipal]: SMARTSPACE.objectId,
+        [CONFIG.smartspaceAppRole]: SMARTSPACE.integrationsRoleId,
       });
-      const missing = runStep(script, { SMARTSPACE_SP_OBJECT_ID: "", STACK: "dev", RUNNER_TEMP: dir });
+      const missing = runStep(script, { PATH, SMARTSPACE_SP_OBJECT_ID: "", STACK: "dev", RUNNER_TEMP: dir });
       assert.equal(missing.code, 1);
-      assert.match(
-        missing.stdout,
-        /::error::Set the variable SMARTSPACE_SP_OBJECT_ID of the GitHub environment of stack dev/,
+      assert.match(missing.stdout, /::error::Could not write the policy pack config for dev/);
+      assert.match(missing.stderr, /is not a GUID/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("install the Pulumi CLI only when its archive matches the published checksum", () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "install-cli-"));
+    try {
+      const version = (
+        JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")) as {
+          devDependencies: Record<string, string>;
+        }
+      ).devDependencies.pulumi;
+      // A release archive as goreleaser builds it: pulumi/ holding the CLI (here a script that records calls).
+      const release = path.join(dir, "release");
+      mkdirSync(path.join(release, "pulumi"), { recursive: true });
+      writeFileSync(
+        path.join(release, "pulumi", "pulumi"),
+        `#!/usr/bin/env bash\necho "$*" >> ${JSON.stringify(path.join(dir, "cli-calls.txt"))}\nif [ "$1" = version ]; then echo v${version}; fi\n`,
+      );
+      chmodSync(path.join(release, "pulumi", "pulumi"), 0o755);
+      const archive = `pulumi-v${version}-linux-x64.tar.gz`;
+      const served = path.join(dir, "served");
+      mkdirSync(served);
+      assert.equal(spawnSync("tar", ["-czf", path.join(served, archive), "-C", release, "pulumi"]).status, 0);
+      const sha = spawnSync("sha256sum", [path.join(served, archive)], { encoding: "utf8" }).stdout.split(
+        " ",
+      )[0];
+      const checksums = (digest: string) =>
+        writeFileSync(
+          path.join(served, `pulumi-${version}-checksums.txt`),
+          `${"0".repeat(64)}  other.zip\n${digest}  ${archive}\n`,
+        );
+      // curl stand-in: serves the files above for https URLs and records what was asked.
+      const bin = path.join(dir, "bin");
+      mkdirSync(bin);
+      fakeTools(bin, {
+        curl: `
+const url = args[args.length - 1];
+const out = args[args.indexOf("--output") + 1];
+if (!url.startsWith("https://") || !args.includes("=https")) process.exit(1);
+fs.copyFileSync(require("path").join(${JSON.stringify(served)}, url.split("/").pop()), out);
+`,
+      });
+      const install = (extra: Record<string, string> = {}) =>
+        spawnSync("bash", [path.join(ROOT, ".github", "scripts", "install-pulumi-cli.sh")], {
+          cwd: ROOT,
+          encoding: "utf8",
+          env: {
+            PATH: `${bin}:${process.env.PATH ?? ""}`,
+            HOME: dir,
+            PULUMI_HOME: path.join(dir, "home"),
+            ...extra,
+          },
+        });
+
+      checksums("f".repeat(64));
+      const tampered = install();
+      assert.equal(tampered.status, 1);
+      assert.match(tampered.stderr, /but Pulumi published f{64}: not installing it/);
+      assert.ok(!existsSync(path.join(dir, "home", "versions", version, "bin", "pulumi")));
+
+      checksums(sha);
+      const good = install();
+      assert.equal(good.status, 0, good.stderr);
+      const cli = path.join(dir, "home", "versions", version, "bin", "pulumi");
+      assert.ok(existsSync(cli), "installed where the npm launcher looks first");
+      const calls = readFileSync(path.join(dir, "cli-calls.txt"), "utf8");
+      assert.match(calls, /^plugin install resource azure-native v\d+\.\d+\.\d+ --non-interactive$/m);
+      assert.match(calls, /^plugin install resource azuread v/m);
+      // Archive from get.pulumi.com, checksums from the GitHub release: two origins, https only.
+      const urls = toolCalls(bin).map((call) => call.args[call.args.length - 1]);
+      assert.deepEqual(urls.slice(-2), [
+        `https://get.pulumi.com/releases/sdk/${archive}`,
+        `https://github.com/pulumi/pulumi/releases/download/v${version}/pulumi-${version}-checksums.txt`,
+      ]);
+      assert.equal(
+        install({ PULUMI_DOWNLOAD_BASE: "http://mirror.example" }).status,
+        1,
+        "never over plain http",
       );
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -947,7 +1246,7 @@ process.exit(codes[Math.min(calls.length - 1, codes.length - 1)]);
         const script = (s.run ?? "").replace(/\$\{\{[^}]*\}\}/g, "placeholder");
         const parsed = spawnSync("bash", ["-n", "-c", script], { encoding: "utf8" });
         assert.equal(parsed.status, 0, `${wf.file} ${name} "${s.name ?? s.run}": ${parsed.stderr}`);
-        for (const match of (s.run ?? "").matchAll(/\bnpm run ([\w:-]+)/g)) {
+        for (const match of (s.run ?? "").matchAll(/\bnpm run (?:--silent )?(?:--prefix \S+ )?([\w:-]+)/g)) {
           assert.ok(
             pkg.scripts[match[1]],
             `${wf.file} uses npm run ${match[1]}, which package.json must define`,
