@@ -3,8 +3,6 @@
 // posts was rendered by cli/classify-preview.ts or cli/credential-expiry.ts, which put text from Azure and
 // Pulumi only in code spans. Fails closed: a missing or unknown verdict is a failure, never a reason to close.
 "use strict";
-// CommonJS, as actions/github-script loads it with require().
-/* eslint-disable @typescript-eslint/no-require-imports */
 
 const fs = require("fs");
 

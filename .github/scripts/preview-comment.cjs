@@ -3,8 +3,6 @@
 // artifact and is treated as untrusted: it goes inside a code fence it cannot close, without "<!--", so it can
 // neither mention nor link anyone, nor forge the marker this looks for.
 "use strict";
-// CommonJS, as actions/github-script loads it with require().
-/* eslint-disable @typescript-eslint/no-require-imports */
 
 const fs = require("fs");
 const path = require("path");
