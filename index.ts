@@ -41,6 +41,8 @@ const vault = new CredentialVault("credentials", {
   resourceGroupName: config.keyVault.resourceGroupName,
   name: config.keyVault.name,
   location: config.keyVault.location,
+  network: config.keyVault.network,
+  auditLogWorkspaceId: config.keyVault.auditLogWorkspaceId,
   tenantId: client.tenantId,
 });
 

@@ -1,5 +1,7 @@
 import * as authorization from "@pulumi/azure-native/authorization";
 import * as keyvault from "@pulumi/azure-native/keyvault";
+import * as monitor from "@pulumi/azure-native/monitor";
+import * as network from "@pulumi/azure-native/network";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 
@@ -22,6 +24,24 @@ export interface CredentialVaultArgs {
   readonly tenantId: pulumi.Input<string>;
   /** Tags for a created vault. Default: none beyond the stack's own markers. */
   readonly tags?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+  /**
+   * Network rules of a created vault: deny by default, allow these IPv4 ranges and/or reach it through a
+   * private endpoint. Default: reachable from all networks (Azure's default).
+   */
+  readonly network?: VaultNetworkArgs;
+  /** Log Analytics workspace that receives the created vault's audit logs. Default: none. */
+  readonly auditLogWorkspaceId?: pulumi.Input<string>;
+}
+
+export interface VaultNetworkArgs {
+  /** IPv4 addresses or CIDR ranges allowed through the firewall (the deploying runner, readers outside Azure). */
+  readonly allowedIpRanges?: readonly string[];
+  /** A private endpoint in this subnet (its virtual network must be in the vault's region). */
+  readonly privateEndpoint?: {
+    readonly subnetId: pulumi.Input<string>;
+    /** privatelink.vaultcore.azure.net zone to register the endpoint in. Default: manage DNS yourself. */
+    readonly privateDnsZoneId?: pulumi.Input<string>;
+  };
 }
 
 /** Resource group and name of a Key Vault, parsed from its resource ID. */
@@ -64,6 +84,8 @@ export function defaultVaultNamePrefix(stack: string): string {
 export class CredentialVault extends pulumi.ComponentResource {
   /** Created vault, or undefined when an existing vault is used. */
   readonly vault?: keyvault.Vault;
+  /** Private endpoint of a created vault, when configured. */
+  readonly privateEndpoint?: network.PrivateEndpoint;
   readonly vaultId: pulumi.Output<string>;
   readonly vaultName: pulumi.Output<string>;
   readonly resourceGroupName: pulumi.Output<string>;
@@ -76,9 +98,15 @@ export class CredentialVault extends pulumi.ComponentResource {
     super("smartspace:keyvault:CredentialVault", name, {}, opts);
 
     if (args.existingVaultId !== undefined) {
-      if (args.resourceGroupName !== undefined || args.name !== undefined || args.location !== undefined) {
+      if (
+        args.resourceGroupName !== undefined ||
+        args.name !== undefined ||
+        args.location !== undefined ||
+        args.network !== undefined ||
+        args.auditLogWorkspaceId !== undefined
+      ) {
         throw new pulumi.RunError(
-          "CredentialVault: resourceGroupName, name and location apply only when creating a vault; do not combine them with existingVaultId",
+          "CredentialVault: resourceGroupName, name, location, network and auditLogWorkspaceId apply only when creating a vault; do not combine them with existingVaultId",
         );
       }
       const coordinates = pulumi.output(args.existingVaultId).apply(parseVaultId);
@@ -149,6 +177,18 @@ export class CredentialVault extends pulumi.ComponentResource {
             enableSoftDelete: true,
             softDeleteRetentionInDays: 90,
             enablePurgeProtection: true,
+            // Only when configured, so that vaults deployed without network rules see no change.
+            ...(args.network === undefined
+              ? {}
+              : {
+                  networkAcls: {
+                    defaultAction: keyvault.NetworkRuleAction.Deny,
+                    // Trusted Microsoft services (e.g. Azure Backup, Event Grid for expiry events) keep access.
+                    bypass: keyvault.NetworkRuleBypassOptions.AzureServices,
+                    ipRules: (args.network.allowedIpRanges ?? []).map((value) => ({ value })),
+                    virtualNetworkRules: [],
+                  },
+                }),
           },
           tags: pulumi
             .output(args.tags ?? {})
@@ -156,6 +196,46 @@ export class CredentialVault extends pulumi.ComponentResource {
         },
         { parent: this },
       );
+      const endpoint = args.network?.privateEndpoint;
+      if (endpoint !== undefined) {
+        this.privateEndpoint = new network.PrivateEndpoint(
+          `${name}-private-endpoint`,
+          {
+            resourceGroupName: args.resourceGroupName,
+            location: this.vault.location,
+            subnet: { id: endpoint.subnetId },
+            privateLinkServiceConnections: [
+              { name: `${name}-vault`, privateLinkServiceId: this.vault.id, groupIds: ["vault"] },
+            ],
+          },
+          { parent: this },
+        );
+        if (endpoint.privateDnsZoneId !== undefined) {
+          new network.PrivateDnsZoneGroup(
+            `${name}-private-dns`,
+            {
+              resourceGroupName: args.resourceGroupName,
+              privateEndpointName: this.privateEndpoint.name,
+              privateDnsZoneGroupName: "default",
+              privateDnsZoneConfigs: [{ name: "vaultcore", privateDnsZoneId: endpoint.privateDnsZoneId }],
+            },
+            { parent: this },
+          );
+        }
+      }
+      if (args.auditLogWorkspaceId !== undefined) {
+        new monitor.DiagnosticSetting(
+          `${name}-audit-logs`,
+          {
+            name: "smartspace-audit",
+            resourceUri: this.vault.id,
+            workspaceId: args.auditLogWorkspaceId,
+            // The "audit" category group: every data-plane access (AuditEvent), including secret reads.
+            logs: [{ categoryGroup: "audit", enabled: true }],
+          },
+          { parent: this },
+        );
+      }
       this.vaultId = this.vault.id;
       this.vaultName = this.vault.name;
       this.resourceGroupName = pulumi.output(args.resourceGroupName);

@@ -84,10 +84,11 @@ const TYPE = {
   keyVaultSecret: /^azure-native[^:]*:keyvault(\/[a-z0-9]+)?:Secret$/i,
   roleAssignment: /^azure-native[^:]*:authorization(\/[a-z0-9]+)?:RoleAssignment$/i,
   privateEndpoint: /^azure-native[^:]*:network(\/[a-z0-9]+)?:PrivateEndpoint$/i,
+  privateDnsZoneGroup: /^azure-native[^:]*:network(\/[a-z0-9]+)?:PrivateDnsZoneGroup$/i,
   diagnosticSetting: /^azure-native[^:]*:monitor(\/[a-z0-9]+)?:DiagnosticSetting$/i,
   randomString: /^random:index\/randomString:RandomString$/,
-  /** WorkspaceAccess: a dynamic resource (the SDK gives every dynamic resource this type). */
-  dynamic: /^pulumi-nodejs:dynamic(\/[A-Za-z0-9]+)?:[A-Za-z]+$/,
+  /** WorkspaceAccess, a dynamic resource (`pulumi-nodejs:dynamic:Resource` for grants stored by 0.1.0). */
+  workspaceAccess: /^pulumi-nodejs:dynamic(:Resource|\/smartspace:WorkspaceAccess)$/,
 } as const;
 
 type Props = Record<string, unknown>;
@@ -116,8 +117,9 @@ export const DECLARED_TYPES: readonly DeclaredType[] = [
   { type: TYPE.keyVaultSecret, role: "Key Vault secret" },
   { type: TYPE.roleAssignment, role: "secret reader role assignment" },
   { type: TYPE.randomString, role: "vault name suffix" },
-  { type: TYPE.dynamic, role: "Smartspace workspace access grant" },
+  { type: TYPE.workspaceAccess, role: "Smartspace workspace access grant" },
   { type: TYPE.privateEndpoint, role: "Key Vault private endpoint" },
+  { type: TYPE.privateDnsZoneGroup, role: "DNS registration of the Key Vault private endpoint" },
   { type: TYPE.diagnosticSetting, role: "Key Vault audit log setting" },
 ];
 

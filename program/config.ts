@@ -23,6 +23,14 @@ const KEY_VAULT_NAME = /^(?!.*--)[a-zA-Z][a-zA-Z0-9-]{1,22}[a-zA-Z0-9]$/;
 const KEY_VAULT_ID =
   /^\/subscriptions\/[0-9a-f-]{36}\/resourceGroups\/[-\w.()]{1,90}\/providers\/Microsoft\.KeyVault\/vaults\/[a-zA-Z0-9-]{3,24}$/i;
 const RESOURCE_GROUP_NAME = /^[-\w.()]{0,89}[-\w()]$/;
+// An IPv4 address, or a CIDR range of one (Key Vault firewall rules take no IPv6).
+const IPV4_RANGE = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}(\/([89]|[12]\d|3[0-2]))?$/;
+const SUBNET_ID =
+  /^\/subscriptions\/[0-9a-f-]{36}\/resourceGroups\/[-\w.()]{1,90}\/providers\/Microsoft\.Network\/virtualNetworks\/[-\w.]{2,64}\/subnets\/[-\w.]{1,80}$/i;
+const PRIVATE_DNS_ZONE_ID =
+  /^\/subscriptions\/[0-9a-f-]{36}\/resourceGroups\/[-\w.()]{1,90}\/providers\/Microsoft\.Network\/privateDnsZones\/privatelink\.vaultcore\.(azure\.net|azure\.cn|usgovcloudapi\.net)$/i;
+const LOG_ANALYTICS_WORKSPACE_ID =
+  /^\/subscriptions\/[0-9a-f-]{36}\/resourceGroups\/[-\w.()]{1,90}\/providers\/Microsoft\.OperationalInsights\/workspaces\/[-\w]{4,63}$/i;
 const AZURE_LOCATION = /^[a-z][a-z0-9]{2,40}$/;
 
 /** Human-readable expectations, reused as the schema's messages so each problem says what would be valid. */
@@ -40,6 +48,13 @@ const EXPECTED = {
   location: "use an Azure region name such as australiaeast",
   scope: API_SCOPE_EXPECTED,
   nonEmptyString: "use a non-empty string",
+  ipRange: "use an IPv4 address or CIDR range such as 203.0.113.0/24 (/8 to /32)",
+  subnetId:
+    "use a subnet resource ID: /subscriptions/<id>/resourceGroups/<group>/providers/Microsoft.Network/virtualNetworks/<vnet>/subnets/<subnet>",
+  privateDnsZoneId:
+    "use the resource ID of a privatelink.vaultcore.azure.net private DNS zone: /subscriptions/<id>/resourceGroups/<group>/providers/Microsoft.Network/privateDnsZones/privatelink.vaultcore.azure.net",
+  workspaceId:
+    "use a Log Analytics workspace resource ID: /subscriptions/<id>/resourceGroups/<group>/providers/Microsoft.OperationalInsights/workspaces/<name>",
 } as const;
 
 const guid = z.string({ error: EXPECTED.guid }).regex(GUID, { error: EXPECTED.guid });
@@ -104,6 +119,45 @@ const smartspaceSchema = z
     }
   });
 
+/**
+ * Network rules of a created vault: public access denied except from these IPv4 ranges, and/or a private
+ * endpoint in a subnet. Whatever runs `pulumi up` (the pipeline's runner) and every secret reader must still
+ * reach the vault; see docs/operations.md, "Key Vault network rules and audit logs".
+ */
+const vaultNetworkSchema = z
+  .strictObject(
+    {
+      allowedIpRanges: uniqueList(
+        z.string({ error: EXPECTED.ipRange }).regex(IPV4_RANGE, { error: EXPECTED.ipRange }),
+        "IP ranges",
+      ).default([]),
+      privateEndpoint: z
+        .strictObject(
+          {
+            subnetId: z.string({ error: EXPECTED.subnetId }).regex(SUBNET_ID, { error: EXPECTED.subnetId }),
+            privateDnsZoneId: z
+              .string({ error: EXPECTED.privateDnsZoneId })
+              .regex(PRIVATE_DNS_ZONE_ID, { error: EXPECTED.privateDnsZoneId })
+              .optional(),
+          },
+          { error: "use an object with subnetId and optionally privateDnsZoneId" },
+        )
+        .optional(),
+    },
+    { error: "use an object with allowedIpRanges and/or privateEndpoint" },
+  )
+  .superRefine((value, ctx) => {
+    if (value.allowedIpRanges.length === 0 && value.privateEndpoint === undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["allowedIpRanges"],
+        input: value.allowedIpRanges,
+        message:
+          "list at least one IP range or set privateEndpoint: with neither, nothing (not even the deployment) could reach the vault",
+      });
+    }
+  });
+
 const keyVaultSchema = z
   .strictObject(
     {
@@ -123,12 +177,24 @@ const keyVaultSchema = z
         .string({ error: EXPECTED.location })
         .regex(AZURE_LOCATION, { error: EXPECTED.location })
         .optional(),
+      network: vaultNetworkSchema.optional(),
+      auditLogWorkspaceId: z
+        .string({ error: EXPECTED.workspaceId })
+        .regex(LOG_ANALYTICS_WORKSPACE_ID, { error: EXPECTED.workspaceId })
+        .optional(),
     },
     { error: "use an object with either id (an existing vault) or resourceGroupName (create a vault)" },
   )
   .superRefine((value, ctx) => {
     if (value.id !== undefined) {
-      for (const key of ["resourceGroupName", "name", "location"] as const) {
+      // The stack never reconfigures a vault it does not own: network rules and logging belong to its owner.
+      for (const key of [
+        "resourceGroupName",
+        "name",
+        "location",
+        "network",
+        "auditLogWorkspaceId",
+      ] as const) {
         if (value[key] !== undefined) {
           ctx.addIssue({
             code: "custom",

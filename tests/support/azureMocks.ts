@@ -223,6 +223,40 @@ function newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state
         state: { ...inputs, name, type: "Microsoft.Authorization/roleAssignments" },
       };
     }
+    case "azure-native:network:PrivateEndpoint": {
+      const name = String(inputs.privateEndpointName ?? `${args.name}-pe`);
+      return {
+        id: `${armResourceGroupId(String(inputs.resourceGroupName))}/providers/Microsoft.Network/privateEndpoints/${name}`,
+        state: {
+          ...inputs,
+          name,
+          type: "Microsoft.Network/privateEndpoints",
+          provisioningState: "Succeeded",
+          // Azure approves the connection at once when the deployer may manage the vault (same tenant, RBAC).
+          privateLinkServiceConnections: (
+            (inputs.privateLinkServiceConnections ?? []) as State[]
+          ).map((connection) => ({
+            ...connection,
+            privateLinkServiceConnectionState: { status: "Approved", actionsRequired: "None" },
+          })),
+        },
+      };
+    }
+    case "azure-native:network:PrivateDnsZoneGroup": {
+      const name = String(inputs.privateDnsZoneGroupName ?? args.name);
+      return {
+        id: `${armResourceGroupId(String(inputs.resourceGroupName))}/providers/Microsoft.Network/privateEndpoints/${String(inputs.privateEndpointName)}/privateDnsZoneGroups/${name}`,
+        state: { ...inputs, name, provisioningState: "Succeeded" },
+      };
+    }
+    case "azure-native:monitor:DiagnosticSetting": {
+      // An extension resource: its ID hangs off the resource it watches.
+      const name = String(inputs.name ?? args.name);
+      return {
+        id: `${String(inputs.resourceUri)}/providers/Microsoft.Insights/diagnosticSettings/${name}`,
+        state: { ...inputs, name, type: "Microsoft.Insights/diagnosticSettings" },
+      };
+    }
     case "pulumi-nodejs:dynamic/smartspace:WorkspaceAccess": {
       return {
         id: `${String(inputs.workspaceId)}/${String(inputs.principalId)}`,
