@@ -233,12 +233,12 @@ function newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state
           type: "Microsoft.Network/privateEndpoints",
           provisioningState: "Succeeded",
           // Azure approves the connection at once when the deployer may manage the vault (same tenant, RBAC).
-          privateLinkServiceConnections: (
-            (inputs.privateLinkServiceConnections ?? []) as State[]
-          ).map((connection) => ({
-            ...connection,
-            privateLinkServiceConnectionState: { status: "Approved", actionsRequired: "None" },
-          })),
+          privateLinkServiceConnections: ((inputs.privateLinkServiceConnections ?? []) as State[]).map(
+            (connection) => ({
+              ...connection,
+              privateLinkServiceConnectionState: { status: "Approved", actionsRequired: "None" },
+            }),
+          ),
         },
       };
     }
