@@ -874,6 +874,40 @@ describe("GitHub Actions workflows", () => {
       const expiry = runStep(step(job, "Check credential expiry (stack outputs)").run ?? "", env);
       assert.notEqual(expiry.code, 0);
       assert.equal(readFileSync(path.join(dir, "report", "expiry-verdict"), "utf8").trim(), "failed");
+      const inventory = runStep(
+        step(job, "Inventory credentials and owners (Microsoft Graph)").run ?? "",
+        env,
+      );
+      assert.notEqual(inventory.code, 0);
+      assert.equal(readFileSync(path.join(dir, "report", "inventory-verdict"), "utf8").trim(), "failed");
+      assert.ok(!existsSync(path.join(dir, "state.json")), "the exported state does not outlive the step");
+
+      // The inventory's verdict joins the drift verdict: anything undeclared is drift, anything unread a failure.
+      const combine = step(job, "Count undeclared credentials and owners as drift").run ?? "";
+      const write = (name: string, text: string | undefined) =>
+        text === undefined
+          ? rmSync(path.join(dir, "report", name), { force: true })
+          : writeFileSync(path.join(dir, "report", name), text);
+      for (const [drift, found, expected] of [
+        ["no-changes", "clean", "no-changes"],
+        ["rotation-due", "clean", "rotation-due"],
+        ["no-changes", "undeclared", "drift"],
+        ["rotation-due", "undeclared", "drift"],
+        ["failed", "undeclared", "failed"],
+        ["drift", "failed", "failed"],
+        ["no-changes", undefined, "failed"],
+        ["no-changes", "cleanish", "failed"],
+        [undefined, "clean", ""],
+      ] as const) {
+        write("drift-verdict", drift);
+        write("inventory-verdict", found);
+        assert.equal(runStep(combine, env).code, 0);
+        assert.equal(
+          readFileSync(path.join(dir, "report", "drift-verdict"), "utf8").trim(),
+          expected,
+          `${drift} + ${found}`,
+        );
+      }
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
