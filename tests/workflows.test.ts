@@ -21,6 +21,7 @@ import {
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { CONFIG, POLICY } from "../policy/policies";
+import { pipelineStacks } from "../cli/pipeline-stacks";
 import { formatFinding, lintSource, lintWorkflows, workflowFiles } from "../cli/lint-workflows";
 import { SMARTSPACE } from "./support/azureMocks";
 
@@ -1256,6 +1257,54 @@ fs.copyFileSync(require("path").join(${JSON.stringify(served)}, url.split("/").p
     assert.equal(body.enforce_admins, true, "administrators cannot merge past a red check");
     assert.ok(body.required_pull_request_reviews, "changes reach main through reviewed pull requests");
     assert.ok("restrictions" in body, "the API requires every top-level key");
+  });
+
+  it("run every stack that has a stack file, production unless policy/stacks.yaml says otherwise", () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "stacks-"));
+    try {
+      mkdirSync(path.join(dir, "policy"));
+      writeFileSync(
+        path.join(dir, "policy", "stacks.yaml"),
+        "dev: { production: false }\nprod: { production: true }\n",
+      );
+      for (const stack of ["dev", "prod", "staging"])
+        writeFileSync(path.join(dir, `Pulumi.${stack}.yaml`), "config: {}\n");
+      writeFileSync(path.join(dir, "Pulumi.yaml"), "name: x\n");
+      assert.deepEqual(pipelineStacks(dir), {
+        all: ["dev", "prod", "staging"],
+        production: ["prod", "staging"],
+        nonproduction: ["dev"],
+      });
+      assert.deepEqual(pipelineStacks(dir, "dev").all, ["dev"]);
+      assert.throws(
+        () => pipelineStacks(dir, "qa"),
+        /no stack file Pulumi\.qa\.yaml; the stacks are: dev, prod, staging/,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("ship what the operating guide's first-time checklist relies on", () => {
+    const owners = readFileSync(path.join(ROOT, ".github", "CODEOWNERS"), "utf8");
+    for (const pattern of ["/.github/", "/policy/", "/cli/", "/Pulumi.*.yaml", "/package-lock.json"]) {
+      assert.match(
+        owners,
+        new RegExp(`^${pattern.replace(/[.*]/g, "\\$&")}\\s+@`, "m"),
+        `CODEOWNERS covers ${pattern}`,
+      );
+    }
+    const guide = readFileSync(path.join(ROOT, "docs", "operations.md"), "utf8");
+    assert.match(guide, /^## First-time checklist$/m);
+    assert.doesNotMatch(guide, /\bnpx (pulumi|tsx)\b/, "the guide runs everything through the npm scripts");
+    assert.doesNotMatch(guide, /az keyvault show --ids/, "the CLI rejects --ids for az keyvault show");
+    assert.match(guide, /`gh` \*\*2\.25 or later\*\*/);
+    for (const match of guide.matchAll(/\bnpm run (?:--silent )?([\w:-]+)/g)) {
+      const pkg = JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")) as {
+        scripts: Record<string, string>;
+      };
+      assert.ok(pkg.scripts[match[1]], `the guide's npm run ${match[1]} exists`);
+    }
   });
 
   it("pass untrusted input to scripts through the environment, never by expression", () => {
