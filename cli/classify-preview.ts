@@ -27,7 +27,7 @@
 import { writeFileSync } from "node:fs";
 import { Command, InvalidArgumentError } from "commander";
 import { z } from "zod";
-import { appendOutputs, code, fitReport, githubOutputArgument, readBounded } from "./report";
+import { appendOutputs, code, fitReport, readBounded, recordFailure, schemaProblems } from "./report";
 
 export const EXIT_NO_CHANGES_EXPECTED = 7;
 export const PROJECT = "smartspace-integration";
@@ -118,11 +118,9 @@ const DIGEST_SCHEMA = z.looseObject({
 export function validateDigest(value: unknown): PreviewDigestJson {
   const result = DIGEST_SCHEMA.safeParse(value);
   if (!result.success) {
-    const where = result.error.issues
-      .slice(0, 3)
-      .map((issue) => `${issue.path.join(".") || "(top level)"}: ${issue.message}`)
-      .join("; ");
-    throw new Error(`the preview JSON does not have the shape pulumi preview --json writes (${where})`);
+    throw new Error(
+      `the preview JSON does not have the shape pulumi preview --json writes (${schemaProblems(result.error.issues)})`,
+    );
   }
   return result.data as PreviewDigestJson;
 }
@@ -598,14 +596,7 @@ export function main(argv: readonly string[], io: CliIo): number {
     if (typeof commanderCode !== "number") io.stderr(`classify-preview: ${(error as Error).message}\n`);
   }
   if (!outputWritten && exitCode !== 0) {
-    const file = githubOutputArgument(argv);
-    if (file) {
-      try {
-        appendOutputs(file, { verdict: "failed", headline: HEADLINE.failed });
-      } catch (error) {
-        io.stderr(`classify-preview: could not write ${file}: ${(error as Error).message}\n`);
-      }
-    }
+    recordFailure(argv, { verdict: "failed", headline: HEADLINE.failed }, io.stderr, "classify-preview");
   }
   return exitCode;
 }

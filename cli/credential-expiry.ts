@@ -16,7 +16,7 @@
 import { writeFileSync } from "node:fs";
 import { Command, InvalidArgumentError } from "commander";
 import { z } from "zod";
-import { appendOutputs, code, fitReport, githubOutputArgument, readBounded } from "./report";
+import { appendOutputs, code, fitReport, readBounded, recordFailure, schemaProblems } from "./report";
 
 export type ExpiryVerdict = "ok" | "attention" | "failed";
 
@@ -70,10 +70,7 @@ function days(ms: number): string {
 export function checkExpiry(outputs: unknown, options: ExpiryOptions): ExpiryReport {
   const parsed = OUTPUTS.safeParse(outputs);
   if (!parsed.success) {
-    const where = parsed.error.issues
-      .slice(0, 3)
-      .map((issue) => `${issue.path.join(".") || "(top level)"}: ${issue.message}`)
-      .join("; ");
+    const where = schemaProblems(parsed.error.issues);
     return {
       verdict: "failed",
       stack: options.stack,
@@ -247,13 +244,8 @@ export function main(argv: readonly string[], io: CliIo): number {
     exitCode = typeof commanderCode === "number" ? 64 : EXIT.failed;
     if (typeof commanderCode !== "number") io.stderr(`credential-expiry: ${(error as Error).message}\n`);
   }
-  const file = githubOutputArgument(argv);
-  if (!outputWritten && exitCode !== 0 && file) {
-    try {
-      appendOutputs(file, { verdict: "failed", count: 0 });
-    } catch (error) {
-      io.stderr(`credential-expiry: could not write ${file}: ${(error as Error).message}\n`);
-    }
+  if (!outputWritten && exitCode !== 0) {
+    recordFailure(argv, { verdict: "failed", count: 0 }, io.stderr, "credential-expiry");
   }
   return exitCode;
 }

@@ -18,7 +18,7 @@ import { z } from "zod";
 import type { DeclaredApplication, InventoryResult, UndeclaredItem } from "../clients/applicationInventory";
 import { inventoryApplications } from "../clients/applicationInventory";
 import { GRAPH_URL, GraphClient } from "../clients/graph";
-import { appendOutputs, code, fitReport, githubOutputArgument, readBounded } from "./report";
+import { appendOutputs, code, fitReport, readBounded, recordFailure } from "./report";
 
 export type InventoryVerdict = "clean" | "undeclared" | "failed";
 
@@ -179,8 +179,7 @@ export async function main(argv: readonly string[], io: InventoryIo): Promise<nu
   } catch (error) {
     const exit = (error as { exitCode?: number }).exitCode;
     if (exit === 0) return 0;
-    const file = githubOutputArgument(argv);
-    if (file) appendOutputs(file, { verdict: "failed", count: 0 });
+    recordFailure(argv, { verdict: "failed", count: 0 }, io.stderr, "credential-inventory");
     return 64;
   }
   let verdict: InventoryVerdict = "failed";

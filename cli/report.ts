@@ -92,3 +92,34 @@ export function fitReport(markdown: string, max = MAX_REPORT_CHARS): string {
   const cut = markdown.lastIndexOf("\n", max - note.length);
   return `${markdown.slice(0, cut > 0 ? cut : max - note.length)}${note}`;
 }
+
+/** The first few problems of a failed schema check, each as `path: message`. */
+export function schemaProblems(
+  issues: readonly { path: readonly PropertyKey[]; message: string }[],
+  max = 3,
+): string {
+  return issues
+    .slice(0, max)
+    .map((issue) => `${issue.path.map(String).join(".") || "(top level)"}: ${issue.message}`)
+    .join("; ");
+}
+
+/**
+ * For a run that ended without writing its verdict (bad arguments, an unexpected error): appends
+ * `values` (the command's failed verdict) to the `--github-output` file named in `argv`, if any, so that
+ * the workflow never reads a missing verdict as success. Reports, never throws.
+ */
+export function recordFailure(
+  argv: readonly string[],
+  values: Readonly<Record<string, string | number>>,
+  stderr: (text: string) => void,
+  command: string,
+): void {
+  const file = githubOutputArgument(argv);
+  if (file === undefined) return;
+  try {
+    appendOutputs(file, values);
+  } catch (error) {
+    stderr(`${command}: could not write ${file}: ${(error as Error).message}\n`);
+  }
+}
