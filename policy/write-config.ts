@@ -83,6 +83,15 @@ export function stackFileFacts(stackFileText: string): StackFileFacts {
     typeof integration?.rotationDays === "number" ? integration.rotationDays : 90,
   );
   const deployer = config[`${PROJECT}:deployerObjectId`];
+  // The pack's schema accepts object IDs only; a placeholder left in the stack file is named here instead.
+  const notGuid = [deployer, ...owners].filter(
+    (id) => id !== undefined && (typeof id !== "string" || !GUID.test(id)),
+  );
+  if (notGuid.length > 0) {
+    throw new Error(
+      `the stack file's deployerObjectId or integrations[].owners hold ${notGuid.map((id) => JSON.stringify(id)).join(", ")}, not object IDs; fill in the placeholders`,
+    );
+  }
   return {
     allowedOwners:
       typeof deployer === "string"

@@ -396,6 +396,11 @@ describe("policy pack", () => {
         () => stackSettings("dev: { production: maybe }", "dev"),
         /policy\/stacks\.yaml is invalid/,
       );
+      assert.throws(
+        () =>
+          stackFileFacts("config:\n  smartspace-integration:deployerObjectId: <deploy identity object id>\n"),
+        /"<deploy identity object id>", not object IDs; fill in the placeholders/,
+      );
     });
   });
 
