@@ -23,7 +23,9 @@ const SECRET_VAR = "E2E_SMARTSPACE_CLIENT_SECRET";
 const WORKSPACE = "3f1c2b7a-9d4e-4b8a-a1c3-5e6f7a8b9c0d";
 const SLOW_WORKSPACE = "7b2d4f6a-1c3e-4a5b-8d9e-0f1a2b3c4d5e";
 
-function client(roles: readonly string[]): RegisteredClient {
+type SecretClient = RegisteredClient & { readonly clientSecret: string };
+
+function client(roles: readonly string[]): SecretClient {
   // Shaped like a real Entra secret, but a fresh random value: its absence from the output proves redaction.
   return {
     clientId: randomUUID(),
@@ -110,7 +112,7 @@ describe("verify end to end (CLI + real @azure/identity + emulated tenant over H
   }
 
   async function verifyCli(
-    who: RegisteredClient,
+    who: SecretClient,
     secret: string,
     workspaceId: string,
     extra: string[] = [],
