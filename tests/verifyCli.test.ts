@@ -163,13 +163,13 @@ describe("verify CLI", () => {
       const [call] = result.credentials.calls;
       assert.equal(call.clientId, CLIENT_ID);
       assert.equal(call.tenantId, TENANT_ID);
-      assert.equal(call.clientSecret, SECRET);
+      assert.deepEqual(call.credential.secrets, [SECRET]);
       assert.equal(call.scopes, `api://${APP_CLIENT_ID}/.default`);
       // The first configured workspace, unless one is named.
       assert.equal((result.http.calls[0].body as { workSpaceId: string }).workSpaceId, WORKSPACE_ID);
       assert.match(
         result.stdout,
-        /stack dev, integration crm-sync; secret .* \(version 0123456789abcdef, expires 2030-01-01/,
+        /credential: client secret from Key Vault https:\/\/kv-dev-abc123\.vault\.azure\.net\/secrets\/smartspace-crm-sync-client-secret \(version 0123456789abcdef, expires 2030-01-01/,
       );
     });
 
@@ -383,7 +383,7 @@ describe("verify CLI", () => {
         env: { CRM_SECRET: SECRET },
       });
       assert.equal(result.code, ExitCode.Ok, result.stderr);
-      assert.equal(result.credentials.calls[0].clientSecret, SECRET);
+      assert.deepEqual(result.credentials.calls[0].credential.secrets, [SECRET]);
       const [prompt] = (
         result.http.calls[0].body as { inputs: { name: string; value: { text: string }[] }[] }
       ).inputs;
@@ -401,10 +401,7 @@ describe("verify CLI", () => {
     it("names every missing option", async () => {
       const result = await cli({ argv: ["--tenant-id", TENANT_ID, "--client-id", CLIENT_ID] });
       assert.equal(result.code, ExitCode.Usage);
-      assert.match(
-        result.stderr,
-        /missing --client-secret-env, --smartspace-app-client-id, --chat-api-url, --workspace/,
-      );
+      assert.match(result.stderr, /missing --smartspace-app-client-id, --chat-api-url, --workspace/);
     });
 
     it("refuses a secret on the command line without repeating it", async () => {
