@@ -275,13 +275,21 @@ describe("verify end to end in each credential mode (CLI + real @azure/identity 
       );
     });
 
-    it("exits 3 for an identity not assigned where verify runs, in App Service's words", async () => {
-      const result = await verifyCli(["--managed-identity-client-id", randomUUID()]);
-      assert.equal(result.code, 3, result.stdout + result.stderr);
-      assert.match(
-        result.stderr,
-        /it is not assigned to this resource .*Unable to load the proper Managed Identity/,
-      );
+    it("exits 3 for an identity not assigned where verify runs, in App Service's words, in both roles", async () => {
+      const unassigned = randomUUID();
+      for (const args of [
+        ["--managed-identity-client-id", unassigned],
+        ["--client-id", fedApp.clientId, "--assertion-managed-identity-client-id", unassigned],
+      ]) {
+        const result = await verifyCli(args);
+        assert.equal(result.code, 3, result.stdout + result.stderr);
+        assert.match(
+          result.stderr,
+          new RegExp(
+            `no token from managed identity ${unassigned}: it is not assigned to this resource .*"Unable to load the proper Managed Identity\\."`,
+          ),
+        );
+      }
     });
   });
 });
