@@ -143,6 +143,15 @@ describe("verify CLI", () => {
     assert.match(result.stdout, /Usage: verify \[options\]/);
     assert.match(result.stdout, /--stack <stack>/);
     assert.match(result.stdout, /--client-secret-env <VAR>/);
+    for (const flag of [
+      "--certificate-path <file>",
+      "--federated-token-file <file>",
+      "--managed-identity-client-id <id>",
+      "--assertion-managed-identity-client-id <id>",
+    ]) {
+      assert.ok(result.stdout.includes(flag), flag);
+    }
+    assert.match(result.stdout, /Credentials \(exactly one per run\):/);
     assert.match(result.stdout, /5 {2}step 3 failed: 403\/404/);
     assert.doesNotMatch(result.stdout, /--client-secret <value>/);
   });
@@ -854,6 +863,26 @@ describe("verify CLI: credential modes", () => {
         assert.equal(result.code, ExitCode.Usage, file);
         assert.match(result.stderr, message);
         assertNoKey(result, other);
+      }
+    });
+
+    it("redacts the private key and the external token from a crash report", async () => {
+      const line = keyLines(certificate)[5];
+      const token = fakeJwt({ iss: GITHUB, sub: "s", aud: "api://AzureADTokenExchange" });
+      const leaky = (secret: string) => () => {
+        throw new Error(`clock failed while holding ${secret}`);
+      };
+      for (const [flag, file, secret] of [
+        ["--certificate-path", write("crash.pem", certificate.pem), line],
+        ["--federated-token-file", write("crash-token", token), token],
+      ] as const) {
+        const result = await cli({
+          argv: [...base, "--client-id", CLIENT_ID, flag, file],
+          now: leaky(secret),
+        });
+        assert.equal(result.code, ExitCode.Other);
+        assert.match(result.stderr, /clock failed while holding \[REDACTED\]/);
+        assert.ok(!result.stderr.includes(secret));
       }
     });
 

@@ -124,13 +124,17 @@ export const integrationCredentialSchema = z.looseObject({
   certificate: z
     .looseObject({
       secretUri: z.string(),
-      thumbprints: z.looseObject({ current: z.string(), previous: z.string().optional() }).optional(),
-      expiresOn: z.string().optional(),
+      // Only explanations use these, so their shape must not fail a run (e.g. a secret output).
+      thumbprints: z
+        .looseObject({ current: z.string(), previous: z.string().optional() })
+        .optional()
+        .catch(undefined),
     })
     .optional(),
   federatedCredentials: z
     .record(z.string(), z.looseObject({ issuer: z.string(), subject: z.string(), audience: z.string() }))
-    .optional(),
+    .optional()
+    .catch(undefined),
   managedIdentity: z.looseObject({ clientId: z.string() }).optional(),
 });
 export type IntegrationCredentialOutput = z.infer<typeof integrationCredentialSchema>;
