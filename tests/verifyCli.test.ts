@@ -799,16 +799,8 @@ describe("verify CLI: credential modes", () => {
   });
 
   describe("explicit mode takes exactly one credential", () => {
-    const base = [
-      "--tenant-id",
-      TENANT_ID,
-      "--smartspace-app-client-id",
-      APP_CLIENT_ID,
-      "--chat-api-url",
-      CHAT_API_URL,
-      "--workspace",
-      WORKSPACE_ID,
-    ];
+    // EXPLICIT without its --client-id and --client-secret-env.
+    const base = [...EXPLICIT.slice(0, 2), ...EXPLICIT.slice(6)];
 
     it("exits 2 naming the credential flags when none is given, or when two are", async () => {
       const none = await cli({ argv: [...base, "--client-id", CLIENT_ID] });

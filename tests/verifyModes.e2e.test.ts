@@ -5,7 +5,6 @@
  * The managed identity endpoint is App Service's, over plain http on 127.0.0.1 as in Azure.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -20,16 +19,10 @@ import {
 } from "../tools/emulators/tenantEmulator";
 import { createEmulatorTls, type EmulatorTls } from "../tools/emulators/tls";
 import { type TestCertificate, testCertificate } from "./support/certificates";
+import { type CliResult, runScript } from "./support/runScript";
 
-const ROOT = path.resolve(__dirname, "..");
 const WORKSPACE = "3f1c2b7a-9d4e-4b8a-a1c3-5e6f7a8b9c0d";
 const SUBJECT = "system:serviceaccount:crm:crm-sync";
-
-interface CliResult {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
 
 describe("verify end to end in each credential mode (CLI + real @azure/identity + emulated tenant)", function () {
   this.timeout(20_000);
@@ -117,32 +110,21 @@ describe("verify end to end in each credential mode (CLI + real @azure/identity 
     ]) {
       delete env[name];
     }
-    const result = await new Promise<CliResult>((resolve, reject) => {
-      const child = spawn(
-        process.execPath,
-        [
-          "--import",
-          "tsx",
-          path.join(ROOT, "cli", "verify", "main.ts"),
-          "--tenant-id",
-          emulator.tenantId,
-          "--smartspace-app-client-id",
-          emulator.smartspaceAppClientId,
-          "--chat-api-url",
-          emulator.url,
-          "--workspace",
-          WORKSPACE,
-          ...args,
-        ],
-        { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] },
-      );
-      let stdout = "";
-      let stderr = "";
-      child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-      child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-      child.on("error", reject);
-      child.on("close", (code) => resolve({ code, stdout, stderr }));
-    });
+    const result = await runScript(
+      path.join("cli", "verify", "main.ts"),
+      [
+        "--tenant-id",
+        emulator.tenantId,
+        "--smartspace-app-client-id",
+        emulator.smartspaceAppClientId,
+        "--chat-api-url",
+        emulator.url,
+        "--workspace",
+        WORKSPACE,
+        ...args,
+      ],
+      env,
+    );
     const output = result.stdout + result.stderr;
     const keyLines = [registered, unregistered].flatMap((c) =>
       c.privateKeyPem.split("\n").filter((line) => line.length >= 16 && !line.startsWith("-----")),
