@@ -1,8 +1,11 @@
 /**
- * `npm run verify` end to end in each secretless credential mode: the real CLI in a child process, the real
+ * `npm run verify` end to end in each secretless credential mode: the real CLI in child processes, the real
  * @azure/identity credentials (certificate, workload identity, managed identity, client assertion), against
  * one emulated tenant over HTTPS that checks what Entra ID checks, including the failures a user meets.
  * The managed identity endpoint is App Service's, over plain http on 127.0.0.1 as in Azure.
+ *
+ * The runs are independent, so they all start in `before`, a few at a time (each is a Node process that
+ * mostly waits); each test then judges its own run.
  */
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
@@ -23,9 +26,11 @@ import { type CliResult, runScript } from "./support/runScript";
 
 const WORKSPACE = "3f1c2b7a-9d4e-4b8a-a1c3-5e6f7a8b9c0d";
 const SUBJECT = "system:serviceaccount:crm:crm-sync";
+const OTHER_SUBJECT = "system:serviceaccount:crm:crm-reports";
+const CONCURRENT_RUNS = 4;
 
 describe("verify end to end in each credential mode (CLI + real @azure/identity + emulated tenant)", function () {
-  this.timeout(20_000);
+  this.timeout(60_000);
 
   const certApp = { clientId: randomUUID(), servicePrincipalObjectId: randomUUID(), roles: ["Integrations"] };
   const fedApp = { clientId: randomUUID(), servicePrincipalObjectId: randomUUID(), roles: ["Integrations"] };
@@ -36,12 +41,15 @@ describe("verify end to end in each credential mode (CLI + real @azure/identity 
     roles: ["Integrations"],
   };
   const trustedByApp: ManagedIdentity = { clientId: randomUUID(), principalId: randomUUID(), roles: [] };
+  const unassigned = randomUUID();
+  const expiredIssuedAt = new Date(Date.now() - 3600_000);
   let tls: EmulatorTls;
   let emulator: TenantEmulator;
   let aks: OidcIssuer;
   let registered: TestCertificate;
   let unregistered: TestCertificate;
   let dir: string;
+  const results = new Map<string, CliResult>();
 
   before(async () => {
     [tls, registered, unregistered] = await Promise.all([
@@ -77,6 +85,60 @@ describe("verify end to end in each credential mode (CLI + real @azure/identity 
       });
     }
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "verify-modes-"));
+
+    const federated = (name: string, token: string) => [
+      "--client-id",
+      fedApp.clientId,
+      "--federated-token-file",
+      file(name, token),
+    ];
+    const runs: Record<string, readonly string[]> = {
+      certificate: ["--client-id", certApp.clientId, "--certificate-path", file("agent.pem", registered.pem)],
+      unregisteredCertificate: [
+        "--client-id",
+        certApp.clientId,
+        "--certificate-path",
+        file("someone-else.pem", unregistered.pem),
+      ],
+      federated: federated("token", aks.mint({ subject: SUBJECT, audience: TOKEN_EXCHANGE_AUDIENCE })),
+      otherSubject: federated(
+        "other-subject",
+        aks.mint({ subject: OTHER_SUBJECT, audience: TOKEN_EXCHANGE_AUDIENCE }),
+      ),
+      wrongAudience: [
+        ...federated(
+          "wrong-audience",
+          aks.mint({ subject: SUBJECT, audience: "https://kubernetes.default.svc" }),
+        ),
+        "--json",
+      ],
+      expired: federated(
+        "expired",
+        aks.mint({ subject: SUBJECT, audience: TOKEN_EXCHANGE_AUDIENCE, issuedAt: expiredIssuedAt }),
+      ),
+      managedIdentity: ["--managed-identity-client-id", principal.clientId],
+      trustedManagedIdentity: [
+        "--client-id",
+        fedApp.clientId,
+        "--assertion-managed-identity-client-id",
+        trustedByApp.clientId,
+      ],
+      unassignedIdentity: ["--managed-identity-client-id", unassigned],
+      unassignedTrustedIdentity: [
+        "--client-id",
+        fedApp.clientId,
+        "--assertion-managed-identity-client-id",
+        unassigned,
+      ],
+    };
+    const queue = Object.entries(runs);
+    await Promise.all(
+      Array.from({ length: CONCURRENT_RUNS }, async () => {
+        for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
+          results.set(next[0], await verifyCli(next[1]));
+        }
+      }),
+    );
   });
 
   after(async () => {
@@ -93,8 +155,7 @@ describe("verify end to end in each credential mode (CLI + real @azure/identity 
     return target;
   }
 
-  /** Runs the CLI and checks that nothing secret reached either stream, whatever the outcome. */
-  async function verifyCli(args: readonly string[]): Promise<CliResult> {
+  function verifyCli(args: readonly string[]): Promise<CliResult> {
     const env: NodeJS.ProcessEnv = {
       ...process.env,
       NODE_EXTRA_CA_CERTS: tls.caFile,
@@ -110,101 +171,90 @@ describe("verify end to end in each credential mode (CLI + real @azure/identity 
     ]) {
       delete env[name];
     }
-    const result = await runScript(
+    const common = [
+      "--smartspace-app-client-id",
+      emulator.smartspaceAppClientId,
+      "--chat-api-url",
+      emulator.url,
+    ];
+    return runScript(
       path.join("cli", "verify", "main.ts"),
-      [
-        "--tenant-id",
-        emulator.tenantId,
-        "--smartspace-app-client-id",
-        emulator.smartspaceAppClientId,
-        "--chat-api-url",
-        emulator.url,
-        "--workspace",
-        WORKSPACE,
-        ...args,
-      ],
+      ["--tenant-id", emulator.tenantId, ...common, "--workspace", WORKSPACE, ...args],
       env,
     );
-    const output = result.stdout + result.stderr;
+  }
+
+  /** The run's result, once checked to hold nothing secret: no key line, no token of any run, no header. */
+  function result(name: string): CliResult {
+    const run = results.get(name);
+    assert.ok(run, `run ${name} did not complete`);
+    const output = run.stdout + run.stderr;
     const keyLines = [registered, unregistered].flatMap((c) =>
       c.privateKeyPem.split("\n").filter((line) => line.length >= 16 && !line.startsWith("-----")),
     );
     for (const secret of [...keyLines, ...aks.minted, ...emulator.issuedTokens, emulator.identityHeader]) {
       assert.ok(!output.includes(secret), `something secret was printed:\n${output}`);
     }
-    return result;
+    return run;
   }
 
-  const lastToken = () =>
-    JSON.parse(Buffer.from(emulator.issuedTokens.at(-1)!.split(".")[1], "base64url").toString("utf8"));
+  /** The claims of the tokens the emulator issued to `appId` for `audience`. */
+  function issuedTo(appId: string, audience = `api://${emulator.smartspaceAppClientId}`) {
+    return emulator.issuedTokens
+      .map((token) => JSON.parse(Buffer.from(token.split(".")[1], "base64url").toString("utf8")))
+      .filter((claims) => claims.appid === appId && claims.aud === audience);
+  }
 
   describe("certificate", () => {
-    it("verifies with the PEM Key Vault holds (private key and certificate), exit 0", async () => {
-      const pem = file("onprem-agent.pem", registered.pem);
-      const result = await verifyCli(["--client-id", certApp.clientId, "--certificate-path", pem]);
-      assert.equal(result.code, 0, result.stdout + result.stderr);
-      assert.match(
-        result.stdout,
-        new RegExp(`credential: certificate ${registered.thumbprint} \\(valid until`),
-      );
-      assert.match(result.stdout, /Response: Hello from Sales\./);
+    it("verifies with the PEM Key Vault holds (private key and certificate), exit 0", () => {
+      const run = result("certificate");
+      assert.equal(run.code, 0, run.stdout + run.stderr);
+      assert.match(run.stdout, new RegExp(`credential: certificate ${registered.thumbprint} \\(valid until`));
+      assert.match(run.stdout, /Response: Hello from Sales\./);
       // Entra ID marks a token gained with a certificate (azpacr 2), not a secret (1).
-      assert.equal(lastToken().appid, certApp.clientId);
-      assert.equal(lastToken().azpacr, "2");
+      assert.deepEqual(
+        issuedTo(certApp.clientId).map((claims) => claims.azpacr),
+        ["2"],
+      );
     });
 
-    it("exits 3 for a certificate not registered on the application, naming its thumbprint", async () => {
-      const pem = file("someone-else.pem", unregistered.pem);
-      const result = await verifyCli(["--client-id", certApp.clientId, "--certificate-path", pem]);
-      assert.equal(result.code, 3, result.stdout + result.stderr);
+    it("exits 3 for a certificate not registered on the application, naming its thumbprint", () => {
+      const run = result("unregisteredCertificate");
+      assert.equal(run.code, 3, run.stdout + run.stderr);
       assert.match(
-        result.stderr,
+        run.stderr,
         new RegExp(
           `certificate ${unregistered.thumbprint} is not registered on application ${certApp.clientId} \\(AADSTS700027`,
         ),
       );
-      assert.match(result.stderr, /fix: use the PEM of Key Vault's current version/);
+      assert.match(run.stderr, /fix: use the PEM of Key Vault's current version/);
     });
   });
 
   describe("federated token (workload identity)", () => {
-    const federated = (token: string, extra: string[] = []) =>
-      verifyCli([
-        "--client-id",
-        fedApp.clientId,
-        "--federated-token-file",
-        file(`token-${randomUUID()}`, token),
-        ...extra,
-      ]);
-
-    it("exchanges the cluster's token for one with the Integrations role, exit 0", async () => {
-      const result = await federated(aks.mint({ subject: SUBJECT, audience: TOKEN_EXCHANGE_AUDIENCE }));
-      assert.equal(result.code, 0, result.stdout + result.stderr);
+    it("exchanges the cluster's token for one with the Integrations role, exit 0", () => {
+      const run = result("federated");
+      assert.equal(run.code, 0, run.stdout + run.stderr);
       assert.match(
-        result.stdout,
+        run.stdout,
         new RegExp(`federated token from .* \\(issuer ${aks.issuer}, subject ${SUBJECT}`),
       );
-      assert.equal(lastToken().oid, fedApp.servicePrincipalObjectId);
     });
 
-    it("exits 3 for a subject no federated credential names (AADSTS700213), saying which subject it was", async () => {
-      const other = "system:serviceaccount:crm:crm-reports";
-      const result = await federated(aks.mint({ subject: other, audience: TOKEN_EXCHANGE_AUDIENCE }));
-      assert.equal(result.code, 3, result.stdout + result.stderr);
+    it("exits 3 for a subject no federated credential names (AADSTS700213), saying which subject it was", () => {
+      const run = result("otherSubject");
+      assert.equal(run.code, 3, run.stdout + run.stderr);
       assert.match(
-        result.stderr,
-        new RegExp(`no federated credential matches the subject of .*, ${other} \\(AADSTS700213`),
+        run.stderr,
+        new RegExp(`no federated credential matches the subject of .*, ${OTHER_SUBJECT} \\(AADSTS700213`),
       );
-      assert.match(result.stderr, /exact and case-sensitive/);
+      assert.match(run.stderr, /exact and case-sensitive/);
     });
 
-    it("exits 3 for a token meant for another audience (AADSTS700212), as JSON", async () => {
-      const result = await federated(
-        aks.mint({ subject: SUBJECT, audience: "https://kubernetes.default.svc" }),
-        ["--json"],
-      );
-      assert.equal(result.code, 3, result.stdout + result.stderr);
-      const report = JSON.parse(result.stdout);
+    it("exits 3 for a token meant for another audience (AADSTS700212), as JSON", () => {
+      const run = result("wrongAudience");
+      assert.equal(run.code, 3, run.stdout + run.stderr);
+      const report = JSON.parse(run.stdout);
       assert.equal(report.error.step, "token");
       assert.match(
         report.error.cause,
@@ -213,60 +263,54 @@ describe("verify end to end in each credential mode (CLI + real @azure/identity 
       assert.match(report.error.fix, /request the token for audience api:\/\/AzureADTokenExchange/);
     });
 
-    it("exits 3 for an expired token (AADSTS700024), with when it expired", async () => {
-      const issuedAt = new Date(Date.now() - 3600_000);
-      const result = await federated(
-        aks.mint({ subject: SUBJECT, audience: TOKEN_EXCHANGE_AUDIENCE, issuedAt }),
-      );
-      assert.equal(result.code, 3, result.stdout + result.stderr);
-      const expiry = new Date(issuedAt.getTime() + 600_000).toISOString().slice(0, 19);
+    it("exits 3 for an expired token (AADSTS700024), with when it expired", () => {
+      const run = result("expired");
+      assert.equal(run.code, 3, run.stdout + run.stderr);
+      const expiry = new Date(expiredIssuedAt.getTime() + 600_000).toISOString().slice(0, 19);
       assert.match(
-        result.stderr,
+        run.stderr,
         new RegExp(`is expired or not yet valid \\(it expires ${expiry}.*\\(AADSTS700024`),
       );
-      assert.match(result.stderr, /fix: present a fresh token/);
+      assert.match(run.stderr, /fix: present a fresh token/);
+    });
+
+    it("issued the Integrations token to the app's service principal only for the good token", () => {
+      assert.deepEqual(
+        issuedTo(fedApp.clientId).map((claims) => claims.oid),
+        // Once for the cluster's good token, once through the trusted managed identity (below).
+        [fedApp.servicePrincipalObjectId, fedApp.servicePrincipalObjectId],
+      );
     });
   });
 
   describe("managed identity", () => {
-    it("verifies with the identity itself as the principal (no app registration), exit 0", async () => {
-      const result = await verifyCli(["--managed-identity-client-id", principal.clientId]);
-      assert.equal(result.code, 0, result.stdout + result.stderr);
-      assert.match(result.stdout, new RegExp(`client ${principal.clientId}, workspace`));
+    it("verifies with the identity itself as the principal (no app registration), exit 0", () => {
+      const run = result("managedIdentity");
+      assert.equal(run.code, 0, run.stdout + run.stderr);
+      assert.match(run.stdout, new RegExp(`client ${principal.clientId}, workspace`));
       assert.match(
-        result.stdout,
+        run.stdout,
         /managed identity .* through the App Service \/ Functions \/ Container Apps identity endpoint/,
       );
       // The grant and the role belong to the principal (object) ID, not the client ID.
-      assert.equal(lastToken().oid, principal.principalId);
-    });
-
-    it("verifies an app that trusts a managed identity, whose token is the client assertion, exit 0", async () => {
-      const result = await verifyCli([
-        "--client-id",
-        fedApp.clientId,
-        "--assertion-managed-identity-client-id",
-        trustedByApp.clientId,
-      ]);
-      assert.equal(result.code, 0, result.stdout + result.stderr);
-      assert.equal(lastToken().appid, fedApp.clientId);
-      const [assertion] = emulator.issuedTokens.slice(-2);
-      assert.equal(
-        JSON.parse(Buffer.from(assertion.split(".")[1], "base64url").toString()).aud,
-        TOKEN_EXCHANGE_AUDIENCE,
+      assert.deepEqual(
+        issuedTo(principal.clientId).map((claims) => claims.oid),
+        [principal.principalId],
       );
     });
 
-    it("exits 3 for an identity not assigned where verify runs, in App Service's words, in both roles", async () => {
-      const unassigned = randomUUID();
-      for (const args of [
-        ["--managed-identity-client-id", unassigned],
-        ["--client-id", fedApp.clientId, "--assertion-managed-identity-client-id", unassigned],
-      ]) {
-        const result = await verifyCli(args);
-        assert.equal(result.code, 3, result.stdout + result.stderr);
+    it("verifies an app that trusts a managed identity, whose token is the client assertion, exit 0", () => {
+      const run = result("trustedManagedIdentity");
+      assert.equal(run.code, 0, run.stdout + run.stderr);
+      assert.equal(issuedTo(trustedByApp.clientId, TOKEN_EXCHANGE_AUDIENCE).length, 1);
+    });
+
+    it("exits 3 for an identity not assigned where verify runs, in App Service's words, in both roles", () => {
+      for (const name of ["unassignedIdentity", "unassignedTrustedIdentity"]) {
+        const run = result(name);
+        assert.equal(run.code, 3, run.stdout + run.stderr);
         assert.match(
-          result.stderr,
+          run.stderr,
           new RegExp(
             `no token from managed identity ${unassigned}: it is not assigned to this resource .*"Unable to load the proper Managed Identity\\."`,
           ),
