@@ -557,11 +557,15 @@ describe("verify CLI: credential modes", () => {
     }
   }
 
-  /** Outputs of a stack whose crm-sync integration uses `credential` (the secret-mode fields removed). */
+  /**
+   * Outputs of a stack whose crm-sync integration uses `credential`: no client secret, but the client and
+   * tenant ID secrets a type with readers keeps.
+   */
   function outputsWith(credential: Record<string, unknown>) {
     const outputs = stackOutputs(credential);
     const integration = outputs.integrations["crm-sync"] as Record<string, unknown>;
-    delete integration.keyVaultSecretUris;
+    const { clientSecret: _none, ...kept } = integration.keyVaultSecretUris as Record<string, string>;
+    integration.keyVaultSecretUris = kept;
     return outputs;
   }
 

@@ -120,7 +120,8 @@ export const integrationCredentialSchema = z.looseObject({
   // Stacks deployed before credential modes existed export no credentialType: they use a client secret.
   credentialType: z.string().optional(),
   clientId: z.string(),
-  keyVaultSecretUris: z.looseObject({ clientSecret: z.string() }).optional(),
+  // Certificate and federated integrations with readers have the client and tenant ID secrets only.
+  keyVaultSecretUris: z.looseObject({ clientSecret: z.string().optional() }).optional(),
   certificate: z
     .looseObject({
       secretUri: z.string(),
