@@ -17,13 +17,15 @@ import {
 } from "../components/workspaceAccess";
 import { type RegisteredClient, TenantEmulator } from "../tools/emulators/tenantEmulator";
 import { createEmulatorTls, type EmulatorTls } from "../tools/emulators/tls";
+import { type CliResult, ROOT, runScript } from "./support/runScript";
 
-const ROOT = path.resolve(__dirname, "..");
 const SECRET_VAR = "E2E_SMARTSPACE_CLIENT_SECRET";
 const WORKSPACE = "3f1c2b7a-9d4e-4b8a-a1c3-5e6f7a8b9c0d";
 const SLOW_WORKSPACE = "7b2d4f6a-1c3e-4a5b-8d9e-0f1a2b3c4d5e";
 
-function client(roles: readonly string[]): RegisteredClient {
+type SecretClient = RegisteredClient & { readonly clientSecret: string };
+
+function client(roles: readonly string[]): SecretClient {
   // Shaped like a real Entra secret, but a fresh random value: its absence from the output proves redaction.
   return {
     clientId: randomUUID(),
@@ -31,29 +33,6 @@ function client(roles: readonly string[]): RegisteredClient {
     servicePrincipalObjectId: randomUUID(),
     roles,
   };
-}
-
-interface CliResult {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** Runs a TypeScript script of the project in a child `node --import tsx`, as `npm run` would. */
-function runScript(script: string, args: readonly string[], env: NodeJS.ProcessEnv): Promise<CliResult> {
-  return new Promise<CliResult>((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, script), ...args], {
-      cwd: ROOT,
-      env,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
 }
 
 describe("verify end to end (CLI + real @azure/identity + emulated tenant over HTTPS)", function () {
@@ -110,7 +89,7 @@ describe("verify end to end (CLI + real @azure/identity + emulated tenant over H
   }
 
   async function verifyCli(
-    who: RegisteredClient,
+    who: SecretClient,
     secret: string,
     workspaceId: string,
     extra: string[] = [],

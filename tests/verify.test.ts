@@ -11,6 +11,7 @@ import {
   verify,
   type VerifyTarget,
 } from "../cli/verify/engine";
+import { secretCredential } from "../cli/verify/credentials";
 import {
   APP_CLIENT_ID,
   CHAT_API_URL,
@@ -36,7 +37,7 @@ const MARKER = messageMarker(NONCE);
 const TARGET: VerifyTarget = {
   tenantId: TENANT_ID,
   clientId: CLIENT_ID,
-  clientSecret: SECRET,
+  credential: secretCredential(SECRET, "$CRM_SECRET"),
   smartspaceAppClientId: APP_CLIENT_ID,
   chatApiUrl: CHAT_API_URL,
   workspaceId: WORKSPACE_ID,
@@ -94,7 +95,8 @@ describe("verify", () => {
       const [call] = result.credentials.calls;
       assert.equal(call.tenantId, TENANT_ID);
       assert.equal(call.clientId, CLIENT_ID);
-      assert.equal(call.clientSecret, SECRET);
+      assert.equal(call.credential.kind, "secret");
+      assert.deepEqual(call.credential.secrets, [SECRET]);
       assert.equal(call.scopes, `api://${APP_CLIENT_ID}/.default`);
       assert.equal(call.options.authorityHost, "https://login.microsoftonline.com");
       assert.equal(call.options.disableInstanceDiscovery, false);

@@ -23,9 +23,12 @@ import {
   SECRET,
   Sink,
   TENANT_ID,
+  fakeJwt,
+  type TokenBehaviour,
   tokenWithRoles,
   WORKSPACE_ID,
 } from "./support/verifyFakes";
+import { type TestCertificate, testCertificate } from "./support/certificates";
 
 const SECOND_WORKSPACE = "7b2d4f6a-1c3e-4a5b-8d9e-0f1a2b3c4d5e";
 const SECRET_URI = "https://kv-dev-abc123.vault.azure.net/secrets/smartspace-crm-sync-client-secret";
@@ -76,6 +79,7 @@ interface CliRun {
   lookupMs?: number;
   now?: () => number;
   redactor?: Redactor;
+  getToken?: TokenBehaviour;
 }
 
 async function cli(options: CliRun) {
@@ -98,7 +102,7 @@ async function cli(options: CliRun) {
       secretReads.push(uri);
       return { value: SECRET, version: "0123456789abcdef", expiresOn: new Date("2030-01-01T00:00:00Z") };
     });
-  const credentials = fakeCredentials(issuing(tokenWithRoles(["Integrations"])));
+  const credentials = fakeCredentials(options.getToken ?? issuing(tokenWithRoles(["Integrations"])));
   const http = fakeTransport({ "POST /messages": () => chatReply() });
   const code = await main(options.argv, {
     stdout,
@@ -139,6 +143,15 @@ describe("verify CLI", () => {
     assert.match(result.stdout, /Usage: verify \[options\]/);
     assert.match(result.stdout, /--stack <stack>/);
     assert.match(result.stdout, /--client-secret-env <VAR>/);
+    for (const flag of [
+      "--certificate-path <file>",
+      "--federated-token-file <file>",
+      "--managed-identity-client-id <id>",
+      "--assertion-managed-identity-client-id <id>",
+    ]) {
+      assert.ok(result.stdout.includes(flag), flag);
+    }
+    assert.match(result.stdout, /Credentials \(exactly one per run\):/);
     assert.match(result.stdout, /5 {2}step 3 failed: 403\/404/);
     assert.doesNotMatch(result.stdout, /--client-secret <value>/);
   });
@@ -163,13 +176,13 @@ describe("verify CLI", () => {
       const [call] = result.credentials.calls;
       assert.equal(call.clientId, CLIENT_ID);
       assert.equal(call.tenantId, TENANT_ID);
-      assert.equal(call.clientSecret, SECRET);
+      assert.deepEqual(call.credential.secrets, [SECRET]);
       assert.equal(call.scopes, `api://${APP_CLIENT_ID}/.default`);
       // The first configured workspace, unless one is named.
       assert.equal((result.http.calls[0].body as { workSpaceId: string }).workSpaceId, WORKSPACE_ID);
       assert.match(
         result.stdout,
-        /stack dev, integration crm-sync; secret .* \(version 0123456789abcdef, expires 2030-01-01/,
+        /credential: client secret from Key Vault https:\/\/kv-dev-abc123\.vault\.azure\.net\/secrets\/smartspace-crm-sync-client-secret \(version 0123456789abcdef, expires 2030-01-01/,
       );
     });
 
@@ -383,7 +396,7 @@ describe("verify CLI", () => {
         env: { CRM_SECRET: SECRET },
       });
       assert.equal(result.code, ExitCode.Ok, result.stderr);
-      assert.equal(result.credentials.calls[0].clientSecret, SECRET);
+      assert.deepEqual(result.credentials.calls[0].credential.secrets, [SECRET]);
       const [prompt] = (
         result.http.calls[0].body as { inputs: { name: string; value: { text: string }[] }[] }
       ).inputs;
@@ -401,10 +414,7 @@ describe("verify CLI", () => {
     it("names every missing option", async () => {
       const result = await cli({ argv: ["--tenant-id", TENANT_ID, "--client-id", CLIENT_ID] });
       assert.equal(result.code, ExitCode.Usage);
-      assert.match(
-        result.stderr,
-        /missing --client-secret-env, --smartspace-app-client-id, --chat-api-url, --workspace/,
-      );
+      assert.match(result.stderr, /missing --smartspace-app-client-id, --chat-api-url, --workspace/);
     });
 
     it("refuses a secret on the command line without repeating it", async () => {
@@ -507,6 +517,382 @@ describe("verify CLI", () => {
       assert.equal(report.ok, true);
       assert.equal(report.target.clientId, CLIENT_ID);
       assert.match(report.target.source, /stack dev, integration crm-sync/);
+    });
+  });
+});
+
+describe("verify CLI: credential modes", () => {
+  const VAULT = "https://kv-dev-abc123.vault.azure.net";
+  const CERT_SECRET_URI = `${VAULT}/secrets/smartspace-onprem-agent-client-cert`;
+  const MI_CLIENT_ID = "c1c1c1c1-0000-4000-8000-000000000001";
+  const MI_PRINCIPAL_ID = "d2d2d2d2-0000-4000-8000-000000000002";
+  const GITHUB = "https://token.actions.githubusercontent.com";
+  let certificate: TestCertificate;
+  let other: TestCertificate;
+  let dir: string;
+
+  before(async () => {
+    [certificate, other] = await Promise.all([
+      testCertificate("verify-cli"),
+      testCertificate("verify-cli-other"),
+    ]);
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "verify-cli-modes-"));
+  });
+
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  function write(name: string, content: string): string {
+    const file = path.join(dir, name);
+    fs.writeFileSync(file, content, { mode: 0o600 });
+    return file;
+  }
+
+  /** The private key's lines: none may be printed. */
+  const keyLines = (c: TestCertificate) =>
+    c.privateKeyPem.split("\n").filter((line) => line.length >= 16 && !line.startsWith("-----"));
+
+  function assertNoKey(result: { stdout: string; stderr: string }, c: TestCertificate = certificate) {
+    for (const line of keyLines(c)) {
+      assert.ok(!(result.stdout + result.stderr).includes(line), "a line of the private key was printed");
+    }
+  }
+
+  /**
+   * Outputs of a stack whose crm-sync integration uses `credential`: no client secret, but the client and
+   * tenant ID secrets a type with readers keeps.
+   */
+  function outputsWith(credential: Record<string, unknown>) {
+    const outputs = stackOutputs(credential);
+    const integration = outputs.integrations["crm-sync"] as Record<string, unknown>;
+    const { clientSecret: _none, ...kept } = integration.keyVaultSecretUris as Record<string, string>;
+    integration.keyVaultSecretUris = kept;
+    return outputs;
+  }
+
+  const certificateOutputs = (thumbprints: Record<string, string> = { current: certificate.thumbprint }) =>
+    outputsWith({
+      credentialType: "certificate",
+      certificate: {
+        name: "smartspace-crm-sync-client-cert",
+        certificateUri: `${VAULT}/certificates/smartspace-crm-sync-client-cert`,
+        secretUri: CERT_SECRET_URI,
+        thumbprints,
+        expiresOn: "2030-01-01T00:00:00Z",
+        nextRotationOn: "2029-10-03T00:00:00Z",
+      },
+    });
+
+  const federatedOutputs = () =>
+    outputsWith({
+      credentialType: "federated",
+      federatedCredentials: {
+        "github-contoso-crm-environment-prod": {
+          issuer: GITHUB,
+          subject: "repo:contoso/crm:environment:prod",
+          audience: "api://AzureADTokenExchange",
+        },
+      },
+    });
+
+  const stack = ["--stack", "dev", "--integration", "crm-sync"];
+
+  describe("stack mode picks the credential from credentialType", () => {
+    it("secret, and stacks deployed before credentialType existed: the client secret from Key Vault", async () => {
+      for (const outputs of [stackOutputs(), stackOutputs({ credentialType: "secret" })]) {
+        const result = await cli({ argv: stack, outputs });
+        assert.equal(result.code, ExitCode.Ok, result.stderr);
+        assert.equal(result.credentials.calls[0].credential.kind, "secret");
+        assert.deepEqual(result.secretReads, [SECRET_URI]);
+      }
+    });
+
+    it("certificate: reads the PEM from Key Vault's versionless secret, and never prints its key", async () => {
+      const reads: string[] = [];
+      const redactor = new Redactor();
+      const result = await cli({
+        argv: stack,
+        outputs: certificateOutputs(),
+        redactor,
+        readSecret: async (uri) => {
+          reads.push(uri);
+          return { value: certificate.pem, version: "v2", contentType: "application/x-pem-file" };
+        },
+      });
+      assert.equal(result.code, ExitCode.Ok, result.stderr);
+      assert.deepEqual(reads, [CERT_SECRET_URI]);
+      const [call] = result.credentials.calls;
+      assert.equal(call.credential.kind, "certificate");
+      assert.equal(call.clientId, CLIENT_ID);
+      assert.match(
+        result.stdout,
+        new RegExp(
+          `credential: certificate ${certificate.thumbprint} \\(valid until .*\\) from Key Vault ${CERT_SECRET_URI} \\(version v2\\)\\n`,
+        ),
+      );
+      assertNoKey(result);
+      // The caller's redactor knows the key too, for anything printed after main() returns.
+      assert.equal(redactor.redact(keyLines(certificate)[3]), "[REDACTED]");
+    });
+
+    it("certificate: says so when Key Vault's version is not one the application holds", async () => {
+      const result = await cli({
+        argv: stack,
+        outputs: certificateOutputs({ current: other.thumbprint }),
+        readSecret: async () => ({ value: certificate.pem, contentType: "application/x-pem-file" }),
+      });
+      assert.match(
+        result.stdout,
+        new RegExp(`not one of the stack's registered thumbprints ${other.thumbprint}`),
+      );
+    });
+
+    it("certificate: a PEM file the runner holds replaces Key Vault", async () => {
+      const result = await cli({
+        argv: [...stack, "--certificate-path", write("agent.pem", certificate.pem)],
+        outputs: certificateOutputs(),
+        readSecret: async () => assert.fail("Key Vault was read"),
+      });
+      assert.equal(result.code, ExitCode.Ok, result.stderr);
+      assert.equal(result.credentials.calls[0].credential.kind, "certificate");
+    });
+
+    it("certificate: exits 2 when Key Vault holds it as PKCS#12 or refuses to hand it out", async () => {
+      const pfx = await cli({
+        argv: stack,
+        outputs: certificateOutputs(),
+        readSecret: async () => ({
+          value: "MIIKYQIBAzCCCh0GCSqGSIb3DQEHAaCCCg4Egg",
+          contentType: "application/x-pkcs12",
+        }),
+      });
+      assert.equal(pfx.code, ExitCode.Usage);
+      assert.match(pfx.stderr, /holds the certificate as application\/x-pkcs12, not as a PEM file/);
+      const denied = await cli({
+        argv: stack,
+        outputs: certificateOutputs(),
+        readSecret: async () => {
+          throw new Error("Caller is not authorized to perform action on resource.\nStatus code: 403");
+        },
+      });
+      assert.equal(denied.code, ExitCode.Usage);
+      assert.match(denied.stderr, /could not read the certificate from Key Vault \(https:\/\/kv-dev-abc123/);
+      assert.match(denied.stderr, /Key Vault Secrets User/);
+    });
+
+    it("federated: exits 2 without the external token, naming what the app trusts and how to pass it", async () => {
+      const result = await cli({ argv: stack, outputs: federatedOutputs() });
+      assert.equal(result.code, ExitCode.Usage);
+      assert.match(
+        result.stderr,
+        /integration crm-sync in stack dev is federated: verify needs the external token/,
+      );
+      assert.match(
+        result.stderr,
+        /the app trusts issuer https:\/\/token\.actions\.githubusercontent\.com, subject repo:contoso\/crm:environment:prod/,
+      );
+      assert.match(result.stderr, /--federated-token-file <file> or set AZURE_FEDERATED_TOKEN_FILE/);
+      assert.equal(result.credentials.calls.length, 0);
+    });
+
+    it("federated: takes the token file from AZURE_FEDERATED_TOKEN_FILE, as in an AKS pod, and never prints it", async () => {
+      const token = fakeJwt({
+        iss: GITHUB,
+        sub: "repo:contoso/crm:environment:prod",
+        aud: "api://AzureADTokenExchange",
+        exp: 1893456000,
+      });
+      const file = write("oidc-token", `${token}\n`);
+      const result = await cli({
+        argv: stack,
+        outputs: federatedOutputs(),
+        env: { AZURE_FEDERATED_TOKEN_FILE: file },
+      });
+      assert.equal(result.code, ExitCode.Ok, result.stderr);
+      assert.equal(result.credentials.calls[0].credential.kind, "federated");
+      assert.match(
+        result.stdout,
+        /federated token from .*oidc-token \(issuer https:\/\/token\.actions\.githubusercontent\.com, subject repo:contoso\/crm:environment:prod, audience api:\/\/AzureADTokenExchange, expires 2030-01-01T00:00:00\.000Z\)/,
+      );
+      assert.ok(!(result.stdout + result.stderr).includes(token.split(".")[1]));
+    });
+
+    it("federated: explains a refused subject with the subjects the stack trusts for that issuer", async () => {
+      const token = fakeJwt({
+        iss: GITHUB,
+        sub: "repo:contoso/crm:ref:refs/heads/main",
+        aud: "api://AzureADTokenExchange",
+      });
+      const result = await cli({
+        argv: [...stack, "--federated-token-file", write("branch-token", token)],
+        outputs: federatedOutputs(),
+        getToken: async () => {
+          throw new Error(
+            "WorkloadIdentityCredential authentication failed: AADSTS700213: No matching federated identity record found for presented assertion subject 'repo:contoso/crm:ref:refs/heads/main'. Check your federated identity credential Subject, Audience and Issuer against the presented assertion. Trace ID: 1",
+          );
+        },
+      });
+      assert.equal(result.code, ExitCode.Authentication);
+      assert.match(
+        result.stderr,
+        /no federated credential matches the subject of .*, repo:contoso\/crm:ref:refs\/heads\/main \(AADSTS700213/,
+      );
+      assert.match(
+        result.stderr,
+        /fix: the app trusts issuer https:\/\/token\.actions\.githubusercontent\.com, subject repo:contoso\/crm:environment:prod; matching is exact/,
+      );
+    });
+
+    it("federated: a managed identity the app trusts can supply the assertion", async () => {
+      const result = await cli({
+        argv: [...stack, "--assertion-managed-identity-client-id", MI_CLIENT_ID],
+        outputs: federatedOutputs(),
+      });
+      assert.equal(result.code, ExitCode.Ok, result.stderr);
+      assert.equal(result.credentials.calls[0].credential.kind, "managedIdentityAssertion");
+      assert.equal(result.credentials.calls[0].clientId, CLIENT_ID);
+    });
+
+    it("managedIdentity: authenticates as the identity the stack names, and says how long its tokens live", async () => {
+      const outputs = outputsWith({
+        credentialType: "managedIdentity",
+        clientId: MI_CLIENT_ID,
+        servicePrincipalObjectId: MI_PRINCIPAL_ID,
+        applicationObjectId: undefined,
+        managedIdentity: { clientId: MI_CLIENT_ID, principalId: MI_PRINCIPAL_ID },
+      });
+      const result = await cli({
+        argv: stack,
+        outputs,
+        readSecret: async () => assert.fail("Key Vault was read"),
+        getToken: issuing(tokenWithRoles(undefined)),
+      });
+      assert.equal(result.code, ExitCode.RoleMissing);
+      const [call] = result.credentials.calls;
+      assert.equal(call.credential.kind, "managedIdentity");
+      assert.equal(call.clientId, MI_CLIENT_ID);
+      assert.match(result.stderr, /caches managed identity tokens for up to 24 hours/);
+    });
+
+    it("refuses a credential flag that does not fit the integration's credentialType", async () => {
+      const certificatePath = await cli({
+        argv: [...stack, "--certificate-path", write("unfit.pem", certificate.pem)],
+      });
+      assert.equal(certificatePath.code, ExitCode.Usage);
+      assert.match(
+        certificatePath.stderr,
+        /--certificate-path does not fit integration crm-sync in stack dev: its credentialType is secret/,
+      );
+      assert.match(certificatePath.stderr, /fix: drop --certificate-path, or use --client-secret-env/);
+      assert.deepEqual(certificatePath.secretReads, []);
+    });
+
+    it("refuses a credentialType it does not know instead of guessing", async () => {
+      const result = await cli({ argv: stack, outputs: stackOutputs({ credentialType: "passkey" }) });
+      assert.equal(result.code, ExitCode.Usage);
+      assert.match(result.stderr, /has credentialType "passkey", which this version of verify does not know/);
+    });
+
+    it('refuses a certificate URI the CLI prints as "[secret]"', async () => {
+      const outputs = certificateOutputs();
+      const integration = outputs.integrations["crm-sync"] as Record<string, unknown>;
+      integration.certificate = { ...(integration.certificate as object), secretUri: "[secret]" };
+      const result = await cli({ argv: stack, outputs });
+      assert.equal(result.code, ExitCode.Usage);
+      assert.match(result.stderr, /output integrations\.crm-sync\.certificate\.secretUri is secret/);
+    });
+  });
+
+  describe("explicit mode takes exactly one credential", () => {
+    // EXPLICIT without its --client-id and --client-secret-env.
+    const base = [...EXPLICIT.slice(0, 2), ...EXPLICIT.slice(6)];
+
+    it("exits 2 naming the credential flags when none is given, or when two are", async () => {
+      const none = await cli({ argv: [...base, "--client-id", CLIENT_ID] });
+      assert.equal(none.code, ExitCode.Usage);
+      assert.match(none.stderr, /no credential given/);
+      assert.match(
+        none.stderr,
+        /--client-secret-env, --certificate-path, --federated-token-file, --managed-identity-client-id, --assertion-managed-identity-client-id/,
+      );
+      const two = await cli({
+        argv: [
+          ...base,
+          "--client-id",
+          CLIENT_ID,
+          "--client-secret-env",
+          "CRM_SECRET",
+          "--certificate-path",
+          write("two.pem", certificate.pem),
+        ],
+        env: { CRM_SECRET: SECRET },
+      });
+      assert.equal(two.code, ExitCode.Usage);
+      assert.match(two.stderr, /give one credential per run, not --client-secret-env and --certificate-path/);
+      assert.equal(two.credentials.calls.length, 0);
+    });
+
+    it("takes a managed identity's client ID as the client ID, and refuses another --client-id", async () => {
+      const alone = await cli({ argv: [...base, "--managed-identity-client-id", MI_CLIENT_ID] });
+      assert.equal(alone.code, ExitCode.Ok, alone.stderr);
+      assert.equal(alone.credentials.calls[0].clientId, MI_CLIENT_ID);
+      const clash = await cli({
+        argv: [...base, "--managed-identity-client-id", MI_CLIENT_ID, "--client-id", CLIENT_ID],
+      });
+      assert.equal(clash.code, ExitCode.Usage);
+      assert.match(
+        clash.stderr,
+        /--client-id 11111111-2222-4333-8444-555555555555 differs from --managed-identity-client-id/,
+      );
+    });
+
+    it("exits 2 for a PEM without its key, with another certificate's key, or missing, never printing a key", async () => {
+      const cases: [string, RegExp][] = [
+        [write("cert-only.pem", certificate.certificatePem), /it holds no private key/],
+        [
+          write("mixed.pem", `${other.privateKeyPem}${certificate.certificatePem}`),
+          /its private key does not belong to its \(first\) certificate/,
+        ],
+        [path.join(dir, "absent.pem"), /could not read --certificate-path .*absent\.pem/],
+      ];
+      for (const [file, message] of cases) {
+        const result = await cli({ argv: [...base, "--client-id", CLIENT_ID, "--certificate-path", file] });
+        assert.equal(result.code, ExitCode.Usage, file);
+        assert.match(result.stderr, message);
+        assertNoKey(result, other);
+      }
+    });
+
+    it("redacts the private key and the external token from a crash report", async () => {
+      const line = keyLines(certificate)[5];
+      const token = fakeJwt({ iss: GITHUB, sub: "s", aud: "api://AzureADTokenExchange" });
+      const leaky = (secret: string) => () => {
+        throw new Error(`clock failed while holding ${secret}`);
+      };
+      for (const [flag, file, secret] of [
+        ["--certificate-path", write("crash.pem", certificate.pem), line],
+        ["--federated-token-file", write("crash-token", token), token],
+      ] as const) {
+        const result = await cli({
+          argv: [...base, "--client-id", CLIENT_ID, flag, file],
+          now: leaky(secret),
+        });
+        assert.equal(result.code, ExitCode.Other);
+        assert.match(result.stderr, /clock failed while holding \[REDACTED\]/);
+        assert.ok(!result.stderr.includes(secret));
+      }
+    });
+
+    it("exits 2 for a token file that holds no JWT, or a managed identity ID that is no GUID", async () => {
+      const notJwt = await cli({
+        argv: [...base, "--client-id", CLIENT_ID, "--federated-token-file", write("junk", "not a token")],
+      });
+      assert.equal(notJwt.code, ExitCode.Usage);
+      assert.match(notJwt.stderr, /does not hold a JWT/);
+      const notGuid = await cli({
+        argv: [...base, "--client-id", CLIENT_ID, "--assertion-managed-identity-client-id", "my-identity"],
+      });
+      assert.equal(notGuid.code, ExitCode.Usage);
+      assert.match(notGuid.stderr, /--assertion-managed-identity-client-id "my-identity" is not a client ID/);
     });
   });
 });

@@ -2,20 +2,17 @@
  * End-to-end verification of one integration: what the customer guide's Python script did, with each link of
  * the chain checked separately so that a failure names its cause and its fix.
  *
- * 1. acquire an app-only token with the integration's client secret (`ClientSecretCredential`);
+ * 1. acquire an app-only token with the integration's credential (a client secret, a certificate, a federated
+ *    token or a managed identity: see ./credentials.ts, which builds the `@azure/identity` credential);
  * 2. decode the token (without verifying it: that is the API's job) and check its `roles` claim;
  * 3. send a message to the workspace through the chat API.
  *
  * Exit codes are part of the interface (pipelines branch on them): see {@link ExitCode}.
- * Nothing written by this module can carry the client secret or the token: every line goes through a
+ * Nothing written by this module can carry the credential or the token: every line goes through a
  * {@link Redactor} that knows both, and also removes anything shaped like a JWT or an Entra client secret.
  */
 import { randomUUID } from "node:crypto";
-import {
-  ClientSecretCredential,
-  type ClientSecretCredentialOptions,
-  type TokenCredential,
-} from "@azure/identity";
+import type { ClientSecretCredentialOptions, TokenCredential } from "@azure/identity";
 import type { AccessToken } from "@azure/core-auth";
 import {
   ChatApiClient,
@@ -34,7 +31,7 @@ export const ExitCode = {
   Ok: 0,
   /** Bad command line or configuration: nothing was attempted against Entra ID or Smartspace. */
   Usage: 2,
-  /** Step 1: no token (wrong or expired secret, unknown client or tenant, authority unreachable). */
+  /** Step 1: no token (credential refused or expired, unknown client or tenant, no identity endpoint). */
   Authentication: 3,
   /** Step 2: the token does not carry the Integrations app role. */
   RoleMissing: 4,
@@ -80,8 +77,9 @@ export const DEFAULT_TIMEOUTS: VerifyTimeouts = { tokenMs: 30_000, chatMs: 60_00
 /** Everything needed to verify one integration against one workspace. */
 export interface VerifyTarget {
   readonly tenantId: string;
+  /** The app's client ID; for a managed identity as the principal, the identity's. */
   readonly clientId: string;
-  readonly clientSecret: string;
+  readonly credential: VerifyCredential;
   /** Client ID of the Smartspace app: the token audience is `api://<this>`. */
   readonly smartspaceAppClientId: string;
   readonly chatApiUrl: string;
@@ -98,11 +96,47 @@ export interface TextSink {
   write(text: string): unknown;
 }
 
+/** What every `@azure/identity` credential verify builds is given. */
+export type CredentialOptions = Pick<
+  ClientSecretCredentialOptions,
+  "authorityHost" | "disableInstanceDiscovery" | "retryOptions" | "loggingOptions"
+> & { readonly tenantId: string; readonly clientId: string };
+
+export interface TokenFailureContext {
+  readonly tenantId: string;
+  readonly clientId: string;
+  readonly smartspaceAppClientId: string;
+  readonly authority: AuthorityChoice;
+  readonly scope: string;
+  readonly timeoutMs: number;
+}
+
+export interface Explanation {
+  readonly cause: string;
+  readonly fix: string;
+}
+
+/** How step 1 authenticates, for one credential mode (built by ./credentials.ts). */
+export interface VerifyCredential {
+  /** "secret", "certificate", "federated", "managedIdentity" or "managedIdentityAssertion". */
+  readonly kind: string;
+  /** Where it comes from, for the header, e.g. `client secret from $CRM_SECRET`. Never secret itself. */
+  readonly description: string;
+  /** Values that must never be printed (the secret, the private key, the external token). */
+  readonly secrets: readonly string[];
+  /** The `@azure/identity` credential; `remember` is given any secret it learns later (a token it fetches). */
+  create(options: CredentialOptions, remember: (secret: string) => void): TokenCredential;
+  /** The cause and fix of a failure to get a token with it. */
+  explain(error: unknown, context: TokenFailureContext): Explanation;
+  /** Appended to the fix when the token lacks the role (e.g. how long this kind of principal's tokens live). */
+  readonly roleNote?: string;
+}
+
+/** Builds the `@azure/identity` credential for a target (tests replace it). */
 export type CredentialFactory = (
-  tenantId: string,
-  clientId: string,
-  clientSecret: string,
-  options: ClientSecretCredentialOptions,
+  credential: VerifyCredential,
+  options: CredentialOptions,
+  remember: (secret: string) => void,
 ) => TokenCredential;
 
 export interface VerifyDeps {
@@ -112,7 +146,7 @@ export interface VerifyDeps {
   readonly json?: boolean;
   /** Environment consulted for `AZURE_AUTHORITY_HOST`. Default `process.env`. */
   readonly env?: Readonly<Record<string, string | undefined>>;
-  /** Default: `@azure/identity`'s `ClientSecretCredential`. */
+  /** Default: the target credential's own `create` (an `@azure/identity` credential). */
   readonly createCredential?: CredentialFactory;
   /** Transport for the chat API (tests). Default: the Azure SDK's. */
   readonly transport?: ChatApiClientOptions["transport"];
@@ -120,7 +154,7 @@ export interface VerifyDeps {
   readonly now?: () => number;
   readonly timeouts?: Partial<VerifyTimeouts>;
   /**
-   * Values learned during the run (the client secret, the token) are added to this redactor, so that a caller
+   * Values learned during the run (the credential, the token) are added to this redactor, so that a caller
    * that prints something after `verify` returns or throws (a crash handler) hides them too. Default: a new one.
    */
   readonly redactor?: Redactor;
@@ -322,9 +356,6 @@ export function validateTarget(target: VerifyTarget): string[] {
   if (!isEndpoint(target.chatApiUrl)) {
     problems.push(`chat API URL "${target.chatApiUrl}": use an absolute https:// URL without credentials`);
   }
-  if (target.clientSecret.length === 0) {
-    problems.push("client secret: it is empty");
-  }
   if (target.roleValue !== undefined && target.roleValue.trim().length === 0) {
     problems.push(
       "role value: use the value of the Smartspace app's Integrations role, such as Integrations",
@@ -394,7 +425,9 @@ export function decodeJwtClaims(token: string): Record<string, unknown> | undefi
  */
 export async function verify(target: VerifyTarget, deps: VerifyDeps): Promise<ExitCode> {
   const redactor = deps.redactor ?? new Redactor();
-  redactor.add(target.clientSecret);
+  for (const secret of target.credential.secrets) {
+    redactor.add(secret);
+  }
   const reporter = new Reporter(deps, redactor);
   const timeouts = { ...DEFAULT_TIMEOUTS, ...deps.timeouts };
   const now = deps.now ?? Date.now;
@@ -424,6 +457,7 @@ export async function verify(target: VerifyTarget, deps: VerifyDeps): Promise<Ex
   reporter.header(
     {
       source: target.source,
+      credential: { kind: target.credential.kind, description: target.credential.description },
       tenantId: target.tenantId,
       clientId: target.clientId,
       smartspaceAppClientId: target.smartspaceAppClientId,
@@ -437,6 +471,7 @@ export async function verify(target: VerifyTarget, deps: VerifyDeps): Promise<Ex
     [
       `Verifying Smartspace integration access${target.source ? ` (${target.source})` : ""}`,
       `  tenant ${target.tenantId}, client ${target.clientId}, workspace ${target.workspaceId}`,
+      `  credential: ${target.credential.description}`,
       `  authority ${authority.authorityHost}, chat API ${chatApiUrl}`,
     ],
   );
@@ -447,13 +482,19 @@ export async function verify(target: VerifyTarget, deps: VerifyDeps): Promise<Ex
   let tokenExpiresOn: number;
   const tokenStarted = now();
   try {
-    const credential = createCredential(target.tenantId, target.clientId, target.clientSecret, {
-      authorityHost: authority.authorityHost,
-      disableInstanceDiscovery: authority.disableInstanceDiscovery,
-      // One retry: a wrong secret is not transient, and the whole step is bounded by tokenMs anyway.
-      retryOptions: { maxRetries: 1 },
-      loggingOptions: { allowLoggingAccountIdentifiers: false, enableUnsafeSupportLogging: false },
-    });
+    const credential = createCredential(
+      target.credential,
+      {
+        tenantId: target.tenantId,
+        clientId: target.clientId,
+        authorityHost: authority.authorityHost,
+        disableInstanceDiscovery: authority.disableInstanceDiscovery,
+        // One retry: a refused credential is not transient, and the whole step is bounded by tokenMs anyway.
+        retryOptions: { maxRetries: 1 },
+        loggingOptions: { allowLoggingAccountIdentifiers: false, enableUnsafeSupportLogging: false },
+      },
+      (secret) => redactor.add(secret),
+    );
     const accessToken = await withTimeout(
       (signal) => credential.getToken(scope, { abortSignal: signal }),
       timeouts.tokenMs,
@@ -471,7 +512,14 @@ export async function verify(target: VerifyTarget, deps: VerifyDeps): Promise<Ex
       { scope, expiresOn: new Date(accessToken.expiresOnTimestamp).toISOString() },
     );
   } catch (error) {
-    const { cause, fix } = explainTokenFailure(error, target, authority, scope, timeouts.tokenMs);
+    const { cause, fix } = target.credential.explain(error, {
+      tenantId: target.tenantId,
+      clientId: target.clientId,
+      smartspaceAppClientId: target.smartspaceAppClientId,
+      authority,
+      scope,
+      timeoutMs: timeouts.tokenMs,
+    });
     return reporter.failed("token", ExitCode.Authentication, cause, fix, {
       scope,
       authorityHost: authority.authorityHost,
@@ -506,7 +554,8 @@ export async function verify(target: VerifyTarget, deps: VerifyDeps): Promise<Ex
         `, expected "${roleValue}"`,
       `assign the Smartspace app's Integrations role to the integration's service principal (pulumi up does; ` +
         `check Enterprise applications > <Smartspace app> > Users and groups); a new assignment can take a few ` +
-        `minutes to appear in tokens. If the role's value is not "${roleValue}", pass --role-value`,
+        `minutes to appear in tokens. If the role's value is not "${roleValue}", pass --role-value` +
+        (target.credential.roleNote ? `. ${target.credential.roleNote}` : ""),
       claimDetails,
     );
   }
@@ -653,8 +702,8 @@ export async function verify(target: VerifyTarget, deps: VerifyDeps): Promise<Ex
 
 const defaultNonce = () => randomUUID().slice(0, 8);
 
-const defaultCredentialFactory: CredentialFactory = (tenantId, clientId, clientSecret, options) =>
-  new ClientSecretCredential(tenantId, clientId, clientSecret, options);
+const defaultCredentialFactory: CredentialFactory = (credential, options, remember) =>
+  credential.create(options, remember);
 
 /**
  * Runs `task`, aborting it and rejecting with an error named `TimeoutError` after `ms`, even when the task
@@ -676,68 +725,6 @@ export async function withTimeout<T>(task: (signal: AbortSignal) => Promise<T>, 
   } finally {
     clearTimeout(timer);
   }
-}
-
-interface Explanation {
-  readonly cause: string;
-  readonly fix: string;
-}
-
-/** Maps an `@azure/identity` / MSAL failure to its likely cause, using the AADSTS codes Entra ID returns. */
-export function explainTokenFailure(
-  error: unknown,
-  target: Pick<VerifyTarget, "tenantId" | "clientId" | "smartspaceAppClientId">,
-  authority: AuthorityChoice,
-  scope: string,
-  timeoutMs: number,
-): Explanation {
-  const message = error instanceof Error ? error.message : String(error);
-  const name = error instanceof Error ? error.name : "";
-  // Entra ID's descriptions run long (trace and correlation IDs, timestamps): keep the code and first sentence.
-  const aadsts = /AADSTS\d+:[^.]*\./.exec(message);
-  const brief = aadsts ? aadsts[0] : firstLine(message);
-  const has = (...needles: string[]) => needles.some((needle) => message.includes(needle));
-
-  if (name === "TimeoutError" || name === "AbortError") {
-    return {
-      cause: `authentication failed: no token from ${authority.authorityHost} within ${seconds(timeoutMs)}`,
-      fix: `check network and proxy access to ${authority.authorityHost}`,
-    };
-  }
-  if (has("AADSTS7000215", "AADSTS7000222", "invalid_client")) {
-    return {
-      cause: `authentication failed: the client secret is wrong or expired (${brief})`,
-      fix:
-        "check secretExpiresOn in the stack outputs and that the secret is the current Key Vault version; " +
-        "rotate it (see README) if it expired or leaked",
-    };
-  }
-  if (has("AADSTS700016", "unauthorized_client")) {
-    return {
-      cause: `authentication failed: client ${target.clientId} is not an application in tenant ${target.tenantId} (${brief})`,
-      fix: "check the client ID and tenant ID (stack outputs integrations.<name>); a new application can take a minute to replicate",
-    };
-  }
-  if (has("AADSTS500011", "invalid_resource", "AADSTS70011", "invalid_scope")) {
-    return {
-      cause: `authentication failed: Entra ID does not know the resource of ${scope} in tenant ${target.tenantId} (${brief})`,
-      fix: "check the Smartspace app client ID (admin portal > Admin API documentation > CLI Setup)",
-    };
-  }
-  if (has("AADSTS90002", "AADSTS900023", "endpoints_resolution_error", "invalid_tenant")) {
-    return {
-      cause:
-        `authentication failed: could not read tenant ${target.tenantId}'s OpenID configuration from ` +
-        `${authority.authorityHost} (${brief})`,
-      fix:
-        "check the tenant ID, and that the authority host is reachable and its TLS certificate trusted " +
-        "(AZURE_AUTHORITY_HOST, proxy, NODE_EXTRA_CA_CERTS)",
-    };
-  }
-  return {
-    cause: `authentication failed: ${brief}`,
-    fix: "check the tenant ID, client ID and client secret, and that the authority host is reachable",
-  };
 }
 
 function isSlowFlow(error: unknown): boolean {

@@ -2,9 +2,10 @@
  * `npm run verify`: proves that a deployed integration can authenticate and talk to its workspace.
  *
  * Two ways to say which integration: from a stack (outputs and config read through the pinned Pulumi CLI,
- * the client secret read from Key Vault with the caller's own Azure login), or explicitly (no Pulumi; the
- * secret comes from a named environment variable, never from the command line). The checks themselves live
- * in ./engine.ts; this file only turns arguments into a {@link VerifyTarget}.
+ * the credential chosen by the integration's credentialType, a secret or certificate read from Key Vault with
+ * the caller's own Azure login), or explicitly (no Pulumi; one credential flag, never a secret on the command
+ * line). The checks live in ./engine.ts and the credential modes in ./credentials.ts; this file only turns
+ * arguments into a {@link VerifyTarget}.
  */
 import { spawn } from "node:child_process";
 import * as path from "node:path";
@@ -23,8 +24,16 @@ import {
   type VerifyTarget,
   VerifyUsageError,
   verify,
-  withTimeout,
 } from "./engine";
+import {
+  CREDENTIAL_FLAGS,
+  type CredentialFlags,
+  credentialOutputPaths,
+  explicitCredential,
+  integrationCredentialSchema,
+  type SecretReader,
+  stackCredential,
+} from "./credentialSources";
 import { pinnedCliLauncher, plan as planPulumi } from "../pulumi";
 
 const PROJECT = "smartspace-integration";
@@ -34,36 +43,25 @@ const PULUMI_TIMEOUT_MS = 120_000;
 /** Runs the Pulumi CLI with `args` and resolves with its stdout; rejects with a message on failure. */
 export type PulumiRunner = (args: readonly string[]) => Promise<string>;
 
-export interface KeyVaultSecret {
-  readonly value: string;
-  readonly version?: string;
-  readonly expiresOn?: Date;
-}
-
-/**
- * Reads the current version of a Key Vault secret given its (versionless) URI. The CLI gives up when
- * `abortSignal` fires (after the look-up timeout) whether or not the reader stops.
- */
-export type SecretReader = (
-  secretUri: string,
-  options: { readonly abortSignal: AbortSignal },
-) => Promise<KeyVaultSecret>;
+export type { KeyVaultSecret, SecretReader } from "./credentialSources";
 
 export interface CliDeps extends Omit<VerifyDeps, "json"> {
   /** Default: the project's pinned CLI, the `pulumi` npm package (see {@link createPulumiRunner}). */
   readonly runPulumi?: PulumiRunner;
   /** Default: `@azure/keyvault-secrets` with `DefaultAzureCredential`. */
   readonly readSecret?: SecretReader;
-  /** Environment: the variable named by `--client-secret-env`, and `AZURE_AUTHORITY_HOST`. */
+  /**
+   * Environment: the variable named by `--client-secret-env`, `AZURE_AUTHORITY_HOST`,
+   * `AZURE_FEDERATED_TOKEN_FILE` (stack mode) and the managed identity endpoint's variables.
+   */
   readonly env: Readonly<Record<string, string | undefined>>;
 }
 
-interface CliOptions {
+interface CliOptions extends CredentialFlags {
   stack?: string;
   integration?: string;
   tenantId?: string;
   clientId?: string;
-  clientSecretEnv?: string;
   clientSecret?: string;
   smartspaceAppClientId?: string;
   chatApiUrl?: string;
@@ -76,8 +74,6 @@ interface CliOptions {
 
 const EXPLICIT_REQUIRED = [
   ["tenantId", "--tenant-id"],
-  ["clientId", "--client-id"],
-  ["clientSecretEnv", "--client-secret-env"],
   ["smartspaceAppClientId", "--smartspace-app-client-id"],
   ["chatApiUrl", "--chat-api-url"],
   ["workspace", "--workspace"],
@@ -88,16 +84,44 @@ function buildProgram(): Command {
     new Command("verify")
       .description(
         "Prove that a deployed Smartspace integration can authenticate and use its workspace: acquire a token " +
-          "with its client secret, check the token holds the Integrations role, and send a message.",
+          "with its credential (client secret, certificate, federated token or managed identity), check the " +
+          "token holds the Integrations role, and send a message.",
       )
       .addOption(new Option("--stack <stack>", "read the integration from this Pulumi stack (stack mode)"))
       .addOption(new Option("--integration <name>", "integration name in the stack (stack mode)"))
       .addOption(new Option("--tenant-id <id>", "tenant of the integration (explicit mode)"))
-      .addOption(new Option("--client-id <id>", "client ID of the integration (explicit mode)"))
+      .addOption(new Option("--client-id <id>", "client ID of the integration's app (explicit mode)"))
       .addOption(
         new Option(
           "--client-secret-env <VAR>",
-          "NAME of the environment variable holding the client secret (explicit mode)",
+          "credential: NAME of the environment variable holding the client secret",
+        ),
+      )
+      .addOption(
+        new Option(
+          "--certificate-path <file>",
+          "credential: PEM file with the private key and the certificate (Key Vault's secret of the certificate)",
+        ),
+      )
+      .addOption(
+        new Option(
+          "--federated-token-file <file>",
+          "credential: file holding the external token the app's federated credentials trust, as " +
+            "AZURE_FEDERATED_TOKEN_FILE names in an AKS pod (stack mode reads that variable too)",
+        ),
+      )
+      .addOption(
+        new Option(
+          "--managed-identity-client-id <id>",
+          "credential: this user-assigned managed identity is the principal (run where it is assigned; " +
+            "no --client-id)",
+        ),
+      )
+      .addOption(
+        new Option(
+          "--assertion-managed-identity-client-id <id>",
+          "credential: the app trusts this managed identity, whose token for api://AzureADTokenExchange is " +
+            "the client assertion (run where it is assigned)",
         ),
       )
       // Accepted only to refuse it with a clear message: a secret on the command line ends up in process
@@ -139,10 +163,22 @@ function buildProgram(): Command {
       .addHelpText(
         "after",
         `
+Credentials (exactly one per run):
+  Stack mode picks the integration's credentialType: a client secret or certificate is read from Key Vault
+  (you need Key Vault Secrets User on it), a federated integration needs the external token
+  (--federated-token-file or AZURE_FEDERATED_TOKEN_FILE, or --assertion-managed-identity-client-id), and a
+  managed identity is used where it is assigned. A credential flag that fits the type replaces Key Vault.
+  Explicit mode needs --tenant-id, --smartspace-app-client-id, --chat-api-url, --workspace, --client-id
+  (except with --managed-identity-client-id) and one of --client-secret-env, --certificate-path,
+  --federated-token-file, --managed-identity-client-id, --assertion-managed-identity-client-id.
+
 Examples:
   npm run verify -- --stack dev --integration crm-sync
+  npm run verify -- --stack dev --integration ci-bot --federated-token-file /tmp/oidc-token
   CRM_SECRET=... npm run verify -- --tenant-id <id> --client-id <id> --client-secret-env CRM_SECRET \\
       --smartspace-app-client-id <id> --chat-api-url https://<chat api> --workspace <id>
+  npm run verify -- --tenant-id <id> --client-id <id> --certificate-path ./onprem-agent.pem ...
+  npm run verify -- --tenant-id <id> --managed-identity-client-id <id> ...   (in the Function App)
   npm run --silent verify -- --stack dev --integration crm-sync --json > report.json
       (--silent keeps npm's own banner off stdout, so that stdout is the JSON document alone)
 
@@ -154,15 +190,18 @@ Slow flows:
 Exit codes:
   0  verified (or the message was accepted and the flow is still running)
   2  usage or configuration error (nothing was attempted)
-  3  step 1 failed: no token (wrong or expired secret, unknown client or tenant)
+  3  step 1 failed: no token (credential refused or expired, federated subject/issuer/audience mismatch,
+     certificate not registered, managed identity not assigned here, unknown client or tenant)
   4  step 2 failed: the token lacks the Integrations app role
   5  step 3 failed: 403/404 from the chat API (no access to the workspace, or unknown workspace)
   6  any other failure
 
 Environment:
-  AZURE_AUTHORITY_HOST  authority other than Microsoft Entra ID's public cloud (sovereign clouds, emulator)
-  Stack mode reads the secret from Key Vault as you (DefaultAzureCredential: az login, environment, managed
-  identity); you need the Key Vault Secrets User role on the secret.`,
+  AZURE_AUTHORITY_HOST        authority other than Microsoft Entra ID's public cloud (sovereign clouds, emulator)
+  AZURE_FEDERATED_TOKEN_FILE  stack mode, federated integrations: the external token's file
+  IDENTITY_ENDPOINT, IDENTITY_HEADER  set by App Service/Functions: where managed identities get tokens
+  Stack mode reads a secret or certificate from Key Vault as you (DefaultAzureCredential: az login,
+  environment, managed identity); you need the Key Vault Secrets User role on it.`,
       )
       .exitOverride()
       .allowExcessArguments(false)
@@ -240,60 +279,45 @@ async function resolveTarget(options: CliOptions, deps: CliDeps, redactor: Redac
   return resolveExplicit(options, deps, redactor);
 }
 
-function resolveExplicit(options: CliOptions, deps: CliDeps, redactor: Redactor): VerifyTarget {
-  const missing = EXPLICIT_REQUIRED.filter(([key]) => options[key] === undefined).map(([, flag]) => flag);
+async function resolveExplicit(
+  options: CliOptions,
+  deps: CliDeps,
+  redactor: Redactor,
+): Promise<VerifyTarget> {
+  const missing: string[] = EXPLICIT_REQUIRED.filter(([key]) => options[key] === undefined).map(
+    ([, flag]) => flag,
+  );
+  if (options.clientId === undefined && options.managedIdentityClientId === undefined) {
+    missing.splice(1, 0, "--client-id");
+  }
   if (missing.length > 0) {
     throw new VerifyUsageError(
       `missing ${missing.join(", ")}`,
-      "either name a stack (--stack <stack> --integration <name>) or give all of --tenant-id, --client-id, " +
-        "--client-secret-env, --smartspace-app-client-id, --chat-api-url and --workspace",
+      "either name a stack (--stack <stack> --integration <name>) or give --tenant-id, --client-id, " +
+        "--smartspace-app-client-id, --chat-api-url, --workspace and one credential (see --help)",
     );
   }
+  const { credential, clientId } = await explicitCredential(options, options.clientId, {
+    env: deps.env,
+    redactor,
+  });
   return {
     tenantId: options.tenantId!,
-    clientId: options.clientId!,
-    clientSecret: secretFromEnv(options.clientSecretEnv!, deps.env, redactor),
+    clientId: clientId!,
+    credential,
     smartspaceAppClientId: options.smartspaceAppClientId!,
     chatApiUrl: options.chatApiUrl!,
     workspaceId: options.workspace!,
     roleValue: options.roleValue,
     message: options.message,
-    source: `explicit options, secret from $${options.clientSecretEnv}`,
+    source: "explicit options",
   };
 }
 
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-
-function secretFromEnv(
-  name: string,
-  env: Readonly<Record<string, string | undefined>>,
-  redactor: Redactor,
-): string {
-  if (!ENV_NAME.test(name)) {
-    // Whatever was given may well be the secret itself: never repeat it.
-    redactor.add(name);
-    throw new VerifyUsageError(
-      "--client-secret-env takes the NAME of an environment variable (letters, digits, underscores), not the secret",
-      "export the secret in a variable, e.g. SMARTSPACE_CLIENT_SECRET, and pass --client-secret-env SMARTSPACE_CLIENT_SECRET",
-    );
-  }
-  const value = env[name];
-  if (value === undefined || value.length === 0) {
-    throw new VerifyUsageError(
-      `environment variable ${name} (from --client-secret-env) is not set or empty`,
-      `export ${name} with the client secret (e.g. from Key Vault), or use --stack to read it from Key Vault`,
-    );
-  }
-  redactor.add(value);
-  return value;
-}
-
-const integrationOutputSchema = z.looseObject({
-  clientId: z.string(),
+const integrationOutputSchema = integrationCredentialSchema.extend({
   tenantId: z.string(),
   // Unread when --workspace names one, so its shape must not fail the run then (e.g. a secret output).
   workspaces: z.array(z.string()).optional().catch(undefined),
-  keyVaultSecretUris: z.looseObject({ clientSecret: z.string() }).optional(),
 });
 
 const stackOutputsSchema = z.looseObject({
@@ -316,7 +340,6 @@ async function resolveFromStack(
   for (const [key, flag] of [
     ["tenantId", "--tenant-id"],
     ["clientId", "--client-id"],
-    ["clientSecretEnv", "--client-secret-env"],
   ] as const) {
     if (options[key] !== undefined) {
       throw new VerifyUsageError(
@@ -364,7 +387,7 @@ async function resolveFromStack(
   const integrationResult = integrationOutputSchema.safeParse(integrations[name]);
   if (!integrationResult.success) {
     throw new VerifyUsageError(
-      `stack ${stack} output integrations.${name} lacks clientId or tenantId`,
+      `stack ${stack} output integrations.${name} lacks clientId or tenantId, or has an unexpected shape`,
       "run pulumi up with this version of the project so the outputs are current",
     );
   }
@@ -410,48 +433,27 @@ async function resolveFromStack(
       `add workspaces to it in ${PROJECT}:integrations and run pulumi up, or pass --workspace <id>`,
     );
   }
-  const secretUri = integration.keyVaultSecretUris?.clientSecret;
-  if (secretUri === undefined) {
-    throw new VerifyUsageError(
-      `stack ${stack} output integrations.${name} has no keyVaultSecretUris.clientSecret`,
-      "run pulumi up so the client secret is stored in Key Vault, or use the explicit options",
-    );
-  }
-
-  const readSecret = deps.readSecret ?? defaultSecretReader;
-  const lookupMs = deps.timeouts?.lookupMs ?? DEFAULT_TIMEOUTS.lookupMs;
-  let secret: KeyVaultSecret;
-  try {
-    secret = await withTimeout((abortSignal) => readSecret(secretUri, { abortSignal }), lookupMs);
-  } catch (error) {
-    if (error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError")) {
-      throw new VerifyUsageError(
-        `Key Vault gave no answer within ${seconds(lookupMs)} when asked for the client secret (${secretUri})`,
-        `check network access to ${hostOf(secretUri)} (firewall, private endpoint, proxy) and your Azure ` +
-          "sign-in (az login): DefaultAzureCredential can wait on a credential source that never answers; " +
-          "or use the explicit options",
-      );
-    }
-    throw new VerifyUsageError(
-      `could not read the client secret from Key Vault (${secretUri}): ${firstLine(error)}`,
-      "sign in (az login) as an identity with the Key Vault Secrets User role on this secret " +
-        "(the integration's secretReaders), or use the explicit options",
-    );
-  }
-  redactor.add(secret.value);
-  const expiry = secret.expiresOn ? `, expires ${secret.expiresOn.toISOString()}` : "";
+  const { credential, clientId } = await stackCredential(
+    integration,
+    options,
+    { stack, integration: name },
+    {
+      env: deps.env,
+      redactor,
+      readSecret: deps.readSecret ?? defaultSecretReader,
+      lookupMs: deps.timeouts?.lookupMs ?? DEFAULT_TIMEOUTS.lookupMs,
+    },
+  );
   return {
     tenantId: integration.tenantId,
-    clientId: integration.clientId,
-    clientSecret: secret.value,
+    clientId,
+    credential,
     smartspaceAppClientId,
     chatApiUrl,
     workspaceId,
     roleValue: options.roleValue ?? outputs.smartspaceRoleValue,
     message: options.message,
-    source:
-      `stack ${stack}, integration ${name}; secret ${secretUri}` +
-      (secret.version ? ` (version ${secret.version}${expiry})` : expiry ? ` (${expiry.slice(2)})` : ""),
+    source: `stack ${stack}, integration ${name}`,
   };
 }
 
@@ -480,10 +482,15 @@ const SECRET_PLACEHOLDER = "[secret]";
  */
 function rejectSecretOutputs(outputs: unknown, stack: string, options: CliOptions): void {
   const integration = ["integrations", options.integration!];
+  const credentialType = lookup(outputs, [...integration, "credentialType"]);
+  // A credential flag replaces what the stack would have verify read from Key Vault.
+  const credentialFlag = CREDENTIAL_FLAGS.some(([key]) => options[key] !== undefined);
   const read: { readonly path: readonly string[]; readonly flag?: string }[] = [
     { path: [...integration, "clientId"] },
     { path: [...integration, "tenantId"] },
-    { path: [...integration, "keyVaultSecretUris", "clientSecret"] },
+    ...credentialOutputPaths(credentialType)
+      .slice(0, credentialFlag ? 1 : undefined)
+      .map((path) => ({ path: [...integration, ...path] })),
   ];
   if (options.workspace === undefined) {
     read.push({ path: [...integration, "workspaces"], flag: "--workspace" });
@@ -509,13 +516,25 @@ function rejectSecretOutputs(outputs: unknown, stack: string, options: CliOption
   const flags = [...secret.values()];
   const workaround = flags.every((flag) => flag !== undefined)
     ? `pass ${flags.join(" and ")}`
-    : "use the explicit options (--tenant-id, --client-id, --client-secret-env, ...; see --help)";
+    : "use the explicit options (--tenant-id, --client-id, a credential flag, ...; see --help)";
   throw new VerifyUsageError(
     `stack ${stack} output ${paths.join(", ")} ${paths.length === 1 ? "is" : "are"} secret: ` +
       `pulumi stack output prints "${SECRET_PLACEHOLDER}" instead of the value`,
     `run pulumi up for the stack with the current version of this project (npm run up -- ${stack}), which ` +
       `exports these IDs and URIs as plain outputs; until then, ${workaround}`,
   );
+}
+
+/** The value at `keys` below `root`, if every step is an object. */
+function lookup(root: unknown, keys: readonly string[]): unknown {
+  let current = root;
+  for (const key of keys) {
+    if (current === null || typeof current !== "object" || Array.isArray(current)) {
+      return undefined;
+    }
+    current = (current as Record<string, unknown>)[key];
+  }
+  return current;
 }
 
 /** The dotted path at which walking `keys` down from `root` meets the "[secret]" placeholder, if it does. */
@@ -531,14 +550,6 @@ function secretAlong(root: unknown, keys: readonly string[]): string | undefined
     }
   }
   return Array.isArray(current) && current.includes(SECRET_PLACEHOLDER) ? keys.join(".") : undefined;
-}
-
-function hostOf(url: string): string {
-  try {
-    return new URL(url).host;
-  } catch {
-    return url;
-  }
 }
 
 function parseJson<T>(value: unknown, schema: z.ZodType<T>, what: string): T {
@@ -689,7 +700,12 @@ const defaultSecretReader: SecretReader = async (secretUri, { abortSignal }) => 
   if (!secret.value) {
     throw new Error(`secret ${name} has no value`);
   }
-  return { value: secret.value, version: secret.properties.version, expiresOn: secret.properties.expiresOn };
+  return {
+    value: secret.value,
+    version: secret.properties.version,
+    expiresOn: secret.properties.expiresOn,
+    contentType: secret.properties.contentType,
+  };
 };
 
 if (require.main === module) {

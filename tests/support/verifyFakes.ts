@@ -10,7 +10,12 @@ import {
   type PipelineResponse,
   RestError,
 } from "@azure/core-rest-pipeline";
-import type { CredentialFactory, TextSink } from "../../cli/verify/engine";
+import type {
+  CredentialFactory,
+  CredentialOptions,
+  TextSink,
+  VerifyCredential,
+} from "../../cli/verify/engine";
 
 export const TENANT_ID = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d";
 export const CLIENT_ID = "11111111-2222-4333-8444-555555555555";
@@ -46,8 +51,9 @@ export class Sink implements TextSink {
 export interface CredentialCall {
   readonly tenantId: string;
   readonly clientId: string;
-  readonly clientSecret: string;
-  readonly options: Parameters<CredentialFactory>[3];
+  /** What verify would have built the @azure/identity credential from: its kind, description, secrets. */
+  readonly credential: VerifyCredential;
+  readonly options: CredentialOptions;
   readonly scopes: string | string[];
 }
 
@@ -56,10 +62,11 @@ export type TokenBehaviour = (signal?: GetTokenOptions["abortSignal"]) => Promis
 /** A credential factory whose `getToken` runs `behaviour`; every call is recorded. */
 export function fakeCredentials(behaviour: TokenBehaviour) {
   const calls: CredentialCall[] = [];
-  const factory: CredentialFactory = (tenantId, clientId, clientSecret, options) => {
+  const factory: CredentialFactory = (target, options) => {
+    const { tenantId, clientId } = options;
     const credential: TokenCredential = {
       getToken: (scopes, getTokenOptions) => {
-        calls.push({ tenantId, clientId, clientSecret, options, scopes });
+        calls.push({ tenantId, clientId, credential: target, options, scopes });
         return behaviour(getTokenOptions?.abortSignal);
       },
     };

@@ -143,6 +143,11 @@ export type Authorizer = (ctx: RouteContext) => RouteResult | undefined;
 export interface RouteOptions {
   /** "admin" (default): the admin bearer token; "none": public; or a custom check. */
   readonly auth?: "admin" | "none" | Authorizer;
+  /**
+   * "https" (default), or "http" for the one kind of endpoint Azure serves over plain http on the local
+   * machine (App Service's managed identity endpoint): served only by {@link SmartspaceEmulator.listenHttp}.
+   */
+  readonly transport?: "https" | "http";
 }
 
 interface Route {
@@ -151,6 +156,7 @@ interface Route {
   readonly segments: readonly string[];
   readonly handler: RouteHandler;
   readonly auth: "admin" | "none" | Authorizer;
+  readonly transport: "https" | "http";
 }
 
 export type RouteMatch =
@@ -169,11 +175,12 @@ export class Router {
       segments: pattern.split("/").filter((s) => s !== ""),
       handler,
       auth: options.auth ?? "admin",
+      transport: options.transport ?? "https",
     });
     return this;
   }
 
-  match(method: string, pathname: string): RouteMatch {
+  match(method: string, pathname: string, transport: "https" | "http" = "https"): RouteMatch {
     let segments: string[];
     try {
       segments = pathname
@@ -185,7 +192,7 @@ export class Router {
     }
     const allowed: string[] = [];
     for (const route of this.routes) {
-      const params = matchSegments(route.segments, segments);
+      const params = route.transport === transport ? matchSegments(route.segments, segments) : undefined;
       if (!params) {
         continue;
       }
@@ -420,6 +427,7 @@ export class SmartspaceEmulator {
   readonly requests: RecordedRequest[] = [];
   readonly options: SmartspaceEmulatorOptions;
   private server: https.Server | undefined;
+  private plainServer: http.Server | undefined;
   private baseUrl: string | undefined;
   private tlsInUse: EmulatorTls | undefined;
   /** Requests held back by a "slow" fault; cancelled by reset() and close(). */
@@ -516,13 +524,16 @@ export class SmartspaceEmulator {
 
   async close(): Promise<void> {
     this.cancelDelayed();
-    const server = this.server;
+    const servers = [this.server, this.plainServer];
     this.server = undefined;
-    if (server) {
-      await new Promise<void>((resolve, reject) => {
-        server.close((error) => (error ? reject(error) : resolve()));
-        server.closeAllConnections();
-      });
+    this.plainServer = undefined;
+    for (const server of servers) {
+      if (server) {
+        await new Promise<void>((resolve, reject) => {
+          server.close((error) => (error ? reject(error) : resolve()));
+          server.closeAllConnections();
+        });
+      }
     }
   }
 
@@ -532,20 +543,35 @@ export class SmartspaceEmulator {
     }
   }
 
-  private async listen(): Promise<void> {
-    const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
-      this.handle(req, res).catch((error: unknown) => {
+  /** Starts serving HTTPS; subclasses that serve more call it first. */
+  protected async listen(): Promise<void> {
+    const tls = this.options.tls ?? (await sharedEmulatorTls());
+    const server = https.createServer({ key: tls.key, cert: tls.cert }, this.handler("https"));
+    const port = await listenOn(server, this.options.port ?? 0);
+    this.server = server;
+    this.tlsInUse = tls;
+    this.baseUrl = `https://127.0.0.1:${port}`;
+  }
+
+  /**
+   * Also serves the routes registered with `transport: "http"` (and only those) over plain http on
+   * 127.0.0.1; resolves with that base URL. Recorded and fault-injected like the rest.
+   */
+  protected async listenHttp(): Promise<string> {
+    const server = http.createServer(this.handler("http"));
+    const port = await listenOn(server, 0);
+    this.plainServer = server;
+    return `http://127.0.0.1:${port}`;
+  }
+
+  private handler(transport: "https" | "http") {
+    return (req: http.IncomingMessage, res: http.ServerResponse) => {
+      this.handle(req, res, transport).catch((error: unknown) => {
         if (!res.headersSent && !res.destroyed) {
           sendJson(res, { status: 500, body: { error: "EmulatorError", message: String(error) } });
         }
       });
     };
-    const tls = this.options.tls ?? (await sharedEmulatorTls());
-    const server = https.createServer({ key: tls.key, cert: tls.cert }, handler);
-    const port = await listenOn(server, this.options.port ?? 0);
-    this.server = server;
-    this.tlsInUse = tls;
-    this.baseUrl = `https://127.0.0.1:${port}`;
   }
 
   private addAdminRoutes(): void {
@@ -605,7 +631,11 @@ export class SmartspaceEmulator {
       });
   }
 
-  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  private async handle(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    transport: "https" | "http",
+  ): Promise<void> {
     const started = Date.now();
     const method = (req.method ?? "GET").toUpperCase();
     const parsedUrl = new URL(req.url ?? "/", "http://127.0.0.1");
@@ -673,7 +703,7 @@ export class SmartspaceEmulator {
       }
     }
 
-    const result = await this.route(method, path, parsedUrl, req, rawBody);
+    const result = await this.route(method, path, parsedUrl, req, rawBody, transport);
     sendJson(res, result);
     record(result.status, fault?.label);
   }
@@ -684,8 +714,9 @@ export class SmartspaceEmulator {
     parsedUrl: URL,
     req: http.IncomingMessage,
     rawBody: string,
+    transport: "https" | "http",
   ): Promise<RouteResult> {
-    const match = this.router.match(method, parsedUrl.pathname);
+    const match = this.router.match(method, parsedUrl.pathname, transport);
     if (match.kind === "not-found") {
       return { status: 404, body: { error: "NotFound", message: `No route for ${method} ${path}.` } };
     }
