@@ -1,5 +1,5 @@
 import * as assert from "node:assert/strict";
-import { DEPLOYER_OBJECT_ID, SMARTSPACE, TENANT_ID } from "./support/azureMocks";
+import { DEPLOYER_OBJECT_ID, MockTenant, SMARTSPACE, TENANT_ID } from "./support/azureMocks";
 import { baseConfig, OWNER_OBJECT_ID } from "./support/fixtures";
 import { runProgram } from "./support/program";
 
@@ -55,7 +55,7 @@ describe("integration identity", () => {
     const person = "7a7a7a7a-1111-4222-8333-444455556666";
     const config = baseConfig({ deployerObjectId: DEPLOYER_OBJECT_ID.toUpperCase() });
     const pipeline = await runProgram(config);
-    const human = await runProgram(config, { runnerObjectId: person });
+    const human = await runProgram(config, { runnerObjectId: person, preview: true });
     for (const [type, name] of [
       [APP, "crm-sync-identity-app"],
       [SP, "crm-sync-identity-sp"],
@@ -107,5 +107,28 @@ describe("integration identity", () => {
       (i) => i.token === "azuread:index/getServicePrincipal:getServicePrincipal",
     );
     assert.equal(lookups.length, 1);
+  });
+
+  describe("replacement", () => {
+    // `pulumi up --replace` (or an input change) with the same values: Graph keeps at most one of each.
+    for (const [type, name, graph] of [
+      [ROLE, "crm-sync-identity-role", (t: MockTenant) => t.appRoleAssignments],
+      [SP, "crm-sync-identity-sp", (t: MockTenant) => t.servicePrincipals],
+      [APP, "crm-sync-identity-app", (t: MockTenant) => t.applications],
+    ] as const) {
+      it(`deletes ${name} before re-creating it, since Graph refuses a duplicate`, async () => {
+        const tenant = new MockTenant();
+        await runProgram(baseConfig(), { tenant });
+        const id = tenant.stack.get(`${type}::${name}`)?.id;
+        assert.ok(id);
+        await runProgram(baseConfig(), { tenant });
+        assert.equal(tenant.stack.get(`${type}::${name}`)?.id, id, "a plain second run replaces nothing");
+
+        await runProgram(baseConfig(), { tenant, replace: [name] });
+        assert.notEqual(tenant.stack.get(`${type}::${name}`)?.id, id, "replaced");
+        assert.equal(graph(tenant).size, 1, "exactly one left in the directory");
+        assert.equal(tenant.appRoleAssignments.size, 1);
+      });
+    }
   });
 });

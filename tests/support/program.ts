@@ -149,7 +149,11 @@ export async function runProgram(config: StackConfigValues, options: RunOptions 
   const stack = options.stack ?? "dev";
   const resources: RecordedResource[] = [];
   const invokes: { token: string; inputs: Record<string, unknown> }[] = [];
-  const baseMocks = azureMocks(options);
+  // What the engine knows of each registration's options, for the mocks' model of replacements.
+  const deleteBeforeReplace = new Map<string, boolean>();
+  const baseMocks = azureMocks(options, {
+    deleteBeforeReplace: (type, name) => deleteBeforeReplace.get(`${type}::${name}`) ?? false,
+  });
   // Raw inputs per resource, secrets still marked. The engine copies "secretness" from inputs to same-named
   // outputs (recursing into objects present on both sides), as its provider plugin does; the mocks do the
   // same so that tests see the secretness a real deployment's outputs have.
@@ -167,6 +171,12 @@ export async function runProgram(config: StackConfigValues, options: RunOptions 
   };
   await pulumi.runtime.setMocks(mocks, "smartspace-integration", stack, options.preview ?? false);
   pulumi.runtime.setAllConfig(toRawConfig(config));
+
+  // Errors raised inside apply() or by a failed registration surface as unhandled rejections, exactly as
+  // they fail `pulumi up`; turn them into this run's rejection instead of a hang.
+  let failProgram: (error: unknown) => void = () => undefined;
+  const failed = new Promise<never>((_, reject) => (failProgram = reject));
+  failed.catch(() => undefined);
 
   type Request = {
     getType(): string;
@@ -188,8 +198,16 @@ export async function runProgram(config: StackConfigValues, options: RunOptions 
   const register = monitor.registerResource.bind(monitor);
   monitor.registerResource = (req, cb) => {
     rawInputs.set(`${req.getType()}::${req.getName()}`, req.getObject()?.toJavaScript() ?? {});
+    deleteBeforeReplace.set(`${req.getType()}::${req.getName()}`, req.getDeletebeforereplace());
     register(req, (err, res) => {
-      if (!err) {
+      if (err) {
+        // The engine fails the update when a provider refuses any resource, even one nothing else waits for.
+        failProgram(
+          new Error(
+            `failed to register new resource ${req.getName()} [${req.getType()}]: ${(err as Error).message}`,
+          ),
+        );
+      } else {
         const secretInputs: string[] = [];
         const inputs = unwrapSecrets(req.getObject()?.toJavaScript() ?? {}, "", secretInputs) as Record<
           string,
@@ -225,11 +243,6 @@ export async function runProgram(config: StackConfigValues, options: RunOptions 
     if (value === undefined) delete process.env[key];
     else process.env[key] = value;
   }
-  // Errors raised inside apply() or by a failed registration surface as unhandled rejections, exactly as
-  // they fail `pulumi up`; turn them into this run's rejection instead of a hang.
-  let failProgram: (error: unknown) => void = () => undefined;
-  const failed = new Promise<never>((_, reject) => (failProgram = reject));
-  failed.catch(() => undefined);
   const onUnhandled = (error: unknown) => failProgram(error);
   process.on("unhandledRejection", onUnhandled);
   const RealDate = globalThis.Date;
@@ -250,7 +263,14 @@ export async function runProgram(config: StackConfigValues, options: RunOptions 
     let program: Record<string, unknown>;
     try {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
-      program = require(path.join(PROJECT_ROOT, "index")) as Record<string, unknown>;
+      const entry = require(path.join(PROJECT_ROOT, "index")) as unknown;
+      // As the Pulumi language host does (cmd/run/run.js): an exported function is called and awaited, and
+      // what it returns becomes the stack outputs.
+      program = (
+        typeof entry === "function"
+          ? await Promise.race([(entry as () => Promise<unknown>)(), failed])
+          : entry
+      ) as Record<string, unknown>;
     } catch (error) {
       // Let anything the program managed to start registering arrive, so tests can assert there was none.
       await new Promise((resolve) => setTimeout(resolve, 50));
