@@ -55,6 +55,7 @@ const EXPECTED = {
     "use the resource ID of a privatelink.vaultcore.azure.net private DNS zone: /subscriptions/<id>/resourceGroups/<group>/providers/Microsoft.Network/privateDnsZones/privatelink.vaultcore.azure.net",
   workspaceId:
     "use a Log Analytics workspace resource ID: /subscriptions/<id>/resourceGroups/<group>/providers/Microsoft.OperationalInsights/workspaces/<name>",
+  boolean: "use true or false",
 } as const;
 
 const guid = z.string({ error: EXPECTED.guid }).regex(GUID, { error: EXPECTED.guid });
@@ -258,6 +259,7 @@ const stackConfigSchema = z
     integrations: integrationsSchema,
     keyVault: keyVaultSchema,
     deployerObjectId: guid.optional(),
+    allowOtherDeployers: z.boolean({ error: EXPECTED.boolean }).default(false),
   })
   .superRefine((value, ctx) => {
     if (value.smartspace.adminApiUrl === undefined) {
@@ -289,6 +291,11 @@ export interface StackConfig {
    * identity running Pulumi.
    */
   readonly deployerObjectId?: string;
+  /**
+   * Whether `pulumi up` may run as another identity than `deployerObjectId`. Only for identities with tenant-wide
+   * application rights: see program/deployer.ts.
+   */
+  readonly allowOtherDeployers: boolean;
 }
 
 const KNOWN_KEYS = Object.keys(stackConfigSchema.shape) as (keyof typeof stackConfigSchema.shape)[];
@@ -344,6 +351,7 @@ export function parseStackConfig(raw: Readonly<Record<string, string>>, stack: s
     smartspace: config.smartspace,
     keyVault: config.keyVault,
     deployerObjectId: config.deployerObjectId?.toLowerCase(),
+    allowOtherDeployers: config.allowOtherDeployers,
     integrations: config.integrations.map((integration) => ({
       ...integration,
       displayName: integration.displayName ?? `smartspace-${integration.name}-${stack}`,

@@ -68,7 +68,11 @@ process.on("unhandledRejection", (error) => {
       new pulumi.CustomResource("bench:index:Trivial", `trivial-${i}`, { value: i });
     }
   } else {
-    require(path.resolve(target));
+    // As cmd/run/run.js does: an exported function is the program, called and awaited.
+    const entry = require(path.resolve(target));
+    if (typeof entry === "function") {
+      await entry();
+    }
   }
   await pulumi.runtime.waitForRPCs();
   const elapsedMs = Number(process.hrtime.bigint() - start) / 1e6;
