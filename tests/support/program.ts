@@ -124,16 +124,31 @@ function unwrapSecrets(value: unknown, at: string, secretPaths: string[]): unkno
   return value;
 }
 
-function clearProgramModules(): void {
-  for (const file of Object.keys(require.cache)) {
-    if (
-      file.startsWith(PROJECT_ROOT) &&
-      !file.includes(`${path.sep}node_modules${path.sep}`) &&
-      !file.includes(`${path.sep}tests${path.sep}`)
-    ) {
-      delete require.cache[file];
+function isProgramModule(file: string): boolean {
+  return (
+    file.startsWith(PROJECT_ROOT) &&
+    !file.includes(`${path.sep}node_modules${path.sep}`) &&
+    !file.includes(`${path.sep}tests${path.sep}`)
+  );
+}
+
+/**
+ * Unloads the project's modules so that the program is evaluated afresh, and returns a function that puts back
+ * the ones loaded before. Without the restore, a test helper loaded earlier (bound to one copy of, say,
+ * clients/http.ts) and a test file loaded later (bound to a fresh copy) would disagree on `instanceof`.
+ */
+function unloadProgramModules(): () => void {
+  const saved = Object.fromEntries(Object.entries(require.cache).filter(([file]) => isProgramModule(file)));
+  const unload = () => {
+    for (const file of Object.keys(require.cache)) {
+      if (isProgramModule(file)) delete require.cache[file];
     }
-  }
+  };
+  unload();
+  return () => {
+    unload();
+    Object.assign(require.cache, saved);
+  };
 }
 
 async function settle(): Promise<void> {
@@ -246,6 +261,7 @@ export async function runProgram(config: StackConfigValues, options: RunOptions 
   const onUnhandled = (error: unknown) => failProgram(error);
   process.on("unhandledRejection", onUnhandled);
   const RealDate = globalThis.Date;
+  let restoreModules = () => undefined as void;
   if (options.now) {
     const fixed = options.now.getTime();
     globalThis.Date = class extends RealDate {
@@ -259,7 +275,7 @@ export async function runProgram(config: StackConfigValues, options: RunOptions 
     } as DateConstructor;
   }
   try {
-    clearProgramModules();
+    restoreModules = unloadProgramModules();
     let program: Record<string, unknown>;
     try {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -280,6 +296,8 @@ export async function runProgram(config: StackConfigValues, options: RunOptions 
     const secretOutputs: string[] = [];
     const resolved = await Promise.race([new Promise<unknown>((resolve) => exported.apply(resolve)), failed]);
     await Promise.race([settle(), failed]);
+    // A registration that failed while settling is reported as an unhandled rejection on a later tick.
+    await Promise.race([new Promise((resolve) => setImmediate(resolve)), failed]);
     const outputs = await collectSecretPaths(program, resolved as Record<string, unknown>, secretOutputs);
     return {
       resources,
@@ -300,6 +318,7 @@ export async function runProgram(config: StackConfigValues, options: RunOptions 
       },
     };
   } finally {
+    restoreModules();
     globalThis.Date = RealDate;
     process.off("unhandledRejection", onUnhandled);
     for (const [key, value] of Object.entries(savedEnv)) {
