@@ -3,6 +3,7 @@ import "./program/runtimeTuning";
 import * as azuread from "@pulumi/azuread";
 import * as pulumi from "@pulumi/pulumi";
 import { CredentialVault } from "./components/credentialVault";
+import { ExpiryAlerts } from "./components/expiryAlerts";
 import { SmartspaceIntegration } from "./components/smartspaceIntegration";
 import { loadStackConfig } from "./program/config";
 import { checkDeployer } from "./program/deployer";
@@ -68,6 +69,30 @@ export = async () => {
       }),
   );
 
+  const alerts =
+    config.alerts === undefined
+      ? undefined
+      : new ExpiryAlerts("alerts", {
+          vault: {
+            id: vault.vaultId,
+            name: vault.vaultName,
+            resourceGroupName: vault.resourceGroupName,
+            location: vault.location,
+          },
+          emails: config.alerts.emails,
+          actionGroupIds: config.alerts.actionGroupIds,
+          existingSystemTopicId: config.alerts.systemTopicId,
+          integrations: Object.fromEntries(
+            deployed.map((integration, index) => [
+              config.integrations[index].name,
+              {
+                keyVaultObjectNames: integration.keyVaultObjectNames,
+                rotationDays: config.integrations[index].rotationDays,
+              },
+            ]),
+          ),
+        });
+
   return {
     /** Per integration, keyed by name: the IDs and Key Vault URIs a consumer needs. Never a secret value. */
     integrations: Object.fromEntries(
@@ -81,5 +106,9 @@ export = async () => {
     /** Value of the assigned app role, as it appears in the `roles` claim of an integration's token. */
     smartspaceRoleValue: smartspace.appRoleValue,
     tenantId: client.tenantId,
+    /** Where expiry alerts go (only when configured): action group IDs and the vault's Event Grid system topic. */
+    ...(alerts === undefined
+      ? {}
+      : { alerts: { actionGroupIds: alerts.actionGroupIds, systemTopicId: alerts.systemTopicId } }),
   };
 };

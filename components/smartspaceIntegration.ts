@@ -66,6 +66,8 @@ export interface IntegrationOutputs {
 export class SmartspaceIntegration extends pulumi.ComponentResource {
   readonly identity: IntegrationIdentity;
   readonly credentials: IntegrationCredentials;
+  /** Names of the integration's Key Vault secrets (and certificates): what its expiry alerts watch. */
+  readonly keyVaultObjectNames: readonly string[];
   /** One grant per workspace, keyed by workspace ID. */
   readonly workspaceAccess: Readonly<Record<string, WorkspaceAccess>>;
   readonly outputs: IntegrationOutputs;
@@ -99,6 +101,8 @@ export class SmartspaceIntegration extends pulumi.ComponentResource {
       },
       { parent: this },
     );
+
+    this.keyVaultObjectNames = this.credentials.keyVaultObjectNames;
 
     const workspaces = args.workspaces ?? [];
     if (workspaces.length > 0 && args.adminApi === undefined) {

@@ -17,6 +17,8 @@ export const TENANT_ID = "72f988bf-86f1-41af-91ab-2d7cd011db47";
 export const SUBSCRIPTION_ID = "6c1f8b42-5a3e-4d0a-9c1e-2f4b7a9d3e10";
 export const DEPLOYER_OBJECT_ID = "0b6a2d43-7f4e-4c8e-9a51-3d2f1e0c9b87";
 export const DEPLOYER_CLIENT_ID = "04b07795-8ddb-461a-bbee-02f9e1bf7b46";
+/** Region of the resource groups; azure-native gives a resource without `location` its group's region. */
+export const RESOURCE_GROUP_LOCATION = "australiaeast";
 
 /** The Smartspace enterprise app as found in a customer tenant. */
 export const SMARTSPACE = {
@@ -99,6 +101,14 @@ export interface MockOptions {
    * consecutive updates. Default: an empty tenant and a new stack.
    */
   readonly tenant?: MockTenant;
+  /**
+   * Event Grid system topics that exist before the stack runs, by name (in resource group `rg-shared` unless
+   * given): e.g. one another tool created on an existing vault.
+   */
+  readonly existingSystemTopics?: Record<
+    string,
+    { source: string; topicType: string; resourceGroupName?: string }
+  >;
   /** Logical names of resources to replace, as `pulumi up --replace <urn>` does. */
   readonly replace?: readonly string[];
   /** How long after the program starts its resources reach the providers (a slow deployment). Default: 0. */
@@ -215,6 +225,7 @@ function newResource(args: pulumi.runtime.MockResourceArgs, instance = 0): { id:
           ...inputs,
           name: vaultName,
           type: "Microsoft.KeyVault/vaults",
+          location: inputs.location ?? RESOURCE_GROUP_LOCATION,
           properties: {
             ...properties,
             vaultUri: `https://${vaultName}.vault.azure.net/`,
@@ -287,6 +298,39 @@ function newResource(args: pulumi.runtime.MockResourceArgs, instance = 0): { id:
         state: { ...inputs, name, type: "Microsoft.Insights/diagnosticSettings" },
       };
     }
+    case "azure-native:monitor:ActionGroup": {
+      const name = String(inputs.actionGroupName ?? args.name);
+      return {
+        // ARM reports action groups under the lowercase provider namespace.
+        id: `${armResourceGroupId(String(inputs.resourceGroupName))}/providers/microsoft.insights/actionGroups/${name}`,
+        state: { ...inputs, name, type: "Microsoft.Insights/ActionGroups" },
+      };
+    }
+    case "azure-native:eventgrid:SystemTopic": {
+      const name = String(inputs.systemTopicName ?? args.name);
+      return {
+        id: `${armResourceGroupId(String(inputs.resourceGroupName))}/providers/Microsoft.EventGrid/systemTopics/${name}`,
+        state: {
+          ...inputs,
+          name,
+          type: "Microsoft.EventGrid/systemTopics",
+          metricResourceId: stableGuid("system-topic-metrics", seed),
+          provisioningState: "Succeeded",
+        },
+      };
+    }
+    case "azure-native:eventgrid:SystemTopicEventSubscription": {
+      const name = String(inputs.eventSubscriptionName ?? args.name);
+      return {
+        id: `${armResourceGroupId(String(inputs.resourceGroupName))}/providers/Microsoft.EventGrid/systemTopics/${String(inputs.systemTopicName)}/eventSubscriptions/${name}`,
+        state: {
+          ...inputs,
+          name,
+          type: "Microsoft.EventGrid/systemTopics/eventSubscriptions",
+          provisioningState: "Succeeded",
+        },
+      };
+    }
     case "pulumi-nodejs:dynamic/smartspace:WorkspaceAccess": {
       return {
         id: `${String(inputs.workspaceId)}/${String(inputs.principalId)}`,
@@ -355,6 +399,8 @@ export class MockTenant {
   >();
   /** Password credentials by `<application object ID>/password/<key ID>`. */
   readonly passwords = new Map<string, { endDate: string; createdAt: string }>();
+  /** Event Grid system topics by resource ID. */
+  readonly systemTopics = new Map<string, { source: string; topicType: string }>();
   /** The stack's state, by `<type>::<logical name>`. */
   readonly stack = new Map<string, StackEntry>();
 
@@ -472,6 +518,19 @@ export class MockTenant {
         this.appRoleAssignments.set(created.id, assignment);
         return;
       }
+      case "azure-native:eventgrid:SystemTopic": {
+        const source = String(inputs.source);
+        // Azure allows one system topic per source (MicrosoftDocs/azure-docs#97986 quotes the refusal).
+        if (
+          [...this.systemTopics.values()].some((topic) => topic.source.toLowerCase() === source.toLowerCase())
+        ) {
+          throw refused(
+            `Status=400 Code="InvalidRequest" Message="There is an existing tracked system topic for the given source ${source}. Only one system topic is allowed per source."`,
+          );
+        }
+        this.systemTopics.set(created.id, { source, topicType: String(inputs.topicType) });
+        return;
+      }
       case "azuread:index/applicationPassword:ApplicationPassword": {
         const applicationObjectId = String(inputs.applicationId).replace(/^\/applications\//, "");
         const where = `Adding password for application with object ID "${applicationObjectId}"`;
@@ -514,13 +573,20 @@ export class MockTenant {
       case "azuread:index/applicationPassword:ApplicationPassword":
         this.passwords.delete(entry.id);
         return;
+      case "azure-native:eventgrid:SystemTopic":
+        this.systemTopics.delete(entry.id);
+        return;
       default:
         return;
     }
   }
 }
 
-function call(args: pulumi.runtime.MockCallArgs, options: MockOptions): Record<string, unknown> {
+function call(
+  args: pulumi.runtime.MockCallArgs,
+  options: MockOptions,
+  tenant: MockTenant,
+): Record<string, unknown> {
   const inputs = args.inputs as State;
   switch (args.token) {
     case "azuread:index/getClientConfig:getClientConfig":
@@ -561,6 +627,25 @@ function call(args: pulumi.runtime.MockCallArgs, options: MockOptions): Record<s
           enablePurgeProtection: true,
           vaultUri: `https://${vaultName}.vault.azure.net/`,
         },
+      };
+    }
+    case "azure-native:eventgrid:getSystemTopic": {
+      const id = `${armResourceGroupId(String(inputs.resourceGroupName))}/providers/Microsoft.EventGrid/systemTopics/${String(inputs.systemTopicName)}`;
+      const topic = [...tenant.systemTopics].find(([key]) => key.toLowerCase() === id.toLowerCase());
+      if (!topic) {
+        throw new Error(`The Resource '${id}' was not found (ResourceNotFound)`);
+      }
+      return {
+        id: topic[0],
+        name: String(inputs.systemTopicName),
+        type: "Microsoft.EventGrid/systemTopics",
+        location: RESOURCE_GROUP_LOCATION,
+        source: topic[1].source,
+        topicType: topic[1].topicType,
+        provisioningState: "Succeeded",
+        metricResourceId: stableGuid("system-topic-metrics", id),
+        azureApiVersion: "2025-02-15",
+        systemData: {},
       };
     }
     default:
@@ -627,6 +712,10 @@ export function azureMocks(
   registrations?: RegistrationLookup,
 ): pulumi.runtime.Mocks {
   const tenant = options.tenant ?? new MockTenant();
+  for (const [name, topic] of Object.entries(options.existingSystemTopics ?? {})) {
+    const id = `${armResourceGroupId(topic.resourceGroupName ?? "rg-shared")}/providers/Microsoft.EventGrid/systemTopics/${name}`;
+    tenant.systemTopics.set(id, { source: topic.source, topicType: topic.topicType });
+  }
   return {
     newResource: (args) => {
       // Component resources have no provider; a preview creates nothing.
@@ -639,7 +728,7 @@ export function azureMocks(
     },
     call: (args) => {
       try {
-        return call(args, options);
+        return call(args, options, tenant);
       } catch (error) {
         // The engine reports a failed invoke as a gRPC error whose text is in `details`.
         throw Object.assign(error as Error, { details: (error as Error).message });
