@@ -8,16 +8,34 @@ import { SmartspaceIntegration } from "./components/smartspaceIntegration";
 import { loadStackConfig } from "./program/config";
 import { checkDeployer } from "./program/deployer";
 import { lookupSmartspaceApp } from "./program/smartspaceApp";
+import { checkTenantCredentialPolicy, type TenantPolicyReader } from "./program/tenantPolicy";
 import { smartspaceScope } from "./rules/scopes";
 
 // Validate everything before declaring anything: a bad key must not leave a half-built environment.
 const config = loadStackConfig();
 
+/** What the tests replace; the Pulumi language host passes nothing. */
+interface ProgramOptions {
+  /** Reads the tenant's credential policy. Default: Microsoft Graph with the deployer's credential. */
+  readonly readTenantPolicy?: TenantPolicyReader;
+}
+
 // An async entry point (the Pulumi language host calls it, awaits it and exports what it returns), so that the
 // checks that ask the tenant finish before the first resource is declared.
-export = async () => {
-  // Looked up once per stack, not once per integration: large tenants declare many integrations.
-  const client = await azuread.getClientConfig();
+export = async (options: ProgramOptions = {}) => {
+  const [client] = await Promise.all([
+    // Looked up once per stack, not once per integration: large tenants declare many integrations.
+    azuread.getClientConfig(),
+    checkTenantCredentialPolicy(
+      config.integrations.map((integration, index) => ({
+        integration: integration.name,
+        configKey: `smartspace-integration:integrations[${index}].rotationDays`,
+        kind: "password" as const,
+        rotationDays: integration.rotationDays,
+      })),
+      options.readTenantPolicy,
+    ),
+  ]);
   checkDeployer({
     runnerObjectId: client.objectId,
     deployerObjectId: config.deployerObjectId,

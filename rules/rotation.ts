@@ -156,6 +156,15 @@ export function rotationSchedule(now: Date, rotationDays: number): RotationSched
 }
 
 /**
+ * The longest a slot's credential can live, in days: issued up to ISSUE_MARGIN_DAYS before its generation
+ * begins (no startDate is sent, so it starts when issued) and ending 2 x rotationDays after that beginning.
+ */
+export function maxCredentialLifetimeDays(rotationDays: number): number {
+  validateRotationDays(rotationDays);
+  return 2 * rotationDays + ISSUE_MARGIN_DAYS;
+}
+
+/**
  * `rotateWhenChanged` for a slot's ApplicationPassword. The dates already force replacement; carrying the
  * generation as well makes a pending rotation readable in `pulumi preview`. azuread wants string values.
  */

@@ -389,7 +389,10 @@ const FORBIDDEN =
  */
 export class MockTenant {
   /** Applications by object ID. */
-  readonly applications = new Map<string, { displayName: string; clientId: string; owners: Set<string> }>();
+  readonly applications = new Map<
+    string,
+    { displayName: string; clientId: string; owners: Set<string>; createdAt: number }
+  >();
   /** Service principals by object ID. */
   readonly servicePrincipals = new Map<string, { clientId: string; owners: Set<string> }>();
   /** App role assignments by ID. */
@@ -401,6 +404,19 @@ export class MockTenant {
   readonly passwords = new Map<string, { endDate: string; createdAt: string }>();
   /** Event Grid system topics by resource ID. */
   readonly systemTopics = new Map<string, { source: string; topicType: string }>();
+  /**
+   * `GET /policies/defaultAppManagementPolicy` as Graph answers it. Default: a tenant's untouched default
+   * (microsoft-graph-docs-contrib, api-reference/v1.0/api/tenantappmanagementpolicy-get.md).
+   */
+  appManagementPolicy: unknown = {
+    id: "00000000-0000-0000-0000-000000000000",
+    displayName: "Default app management tenant policy",
+    isEnabled: false,
+    applicationRestrictions: { passwordCredentials: [], keyCredentials: [] },
+    servicePrincipalRestrictions: { passwordCredentials: [], keyCredentials: [] },
+  };
+  /** Whether the deployer may read policies (Policy.Read.All). */
+  canReadPolicies = true;
   /** The stack's state, by `<type>::<logical name>`. */
   readonly stack = new Map<string, StackEntry>();
 
@@ -478,6 +494,7 @@ export class MockTenant {
           displayName,
           clientId: String(created.state.clientId),
           owners: owners(),
+          createdAt: Date.now() + (options.deploymentDelayMs ?? 0),
         });
         return;
       }
@@ -551,12 +568,52 @@ export class MockTenant {
             `${where}: unexpected status 400 (400 Bad Request) with error: KeyCredentialsInvalidEndDate: Key credential end date is invalid.`,
           );
         }
+        const limit = this.passwordLifetimeLimitMs(applicationObjectId);
+        if (limit !== undefined && Date.parse(endDate) - createdAt > limit) {
+          throw refused(
+            `${where}: unexpected status 400 (400 Bad Request) with error: CredentialInvalidLifetimeAsPerAppPolicy: Credential lifetime exceeds the max value allowed as per assigned policy.`,
+          );
+        }
         this.passwords.set(created.id, { endDate, createdAt: new Date(createdAt).toISOString() });
         return;
       }
       default:
         return;
     }
+  }
+
+  /**
+   * The password lifetime the default policy allows this application, if any: an enabled policy's enabled
+   * `passwordLifetime` restriction applies to applications created on or after its date (null: all), per
+   * resources/passwordcredentialconfiguration.md. Only `P<n>D` durations, so the mock shares no parser with
+   * the code it tests.
+   */
+  private passwordLifetimeLimitMs(applicationObjectId: string): number | undefined {
+    const policy = this.appManagementPolicy as {
+      isEnabled?: boolean;
+      applicationRestrictions?: {
+        passwordCredentials?: {
+          restrictionType: string;
+          maxLifetime?: string | null;
+          restrictForAppsCreatedAfterDateTime?: string | null;
+          state?: string;
+        }[];
+      };
+    };
+    if (policy.isEnabled !== true) return undefined;
+    const appCreatedAt = this.applications.get(applicationObjectId)?.createdAt ?? 0;
+    const restriction = (policy.applicationRestrictions?.passwordCredentials ?? []).find(
+      (r) =>
+        r.restrictionType === "passwordLifetime" &&
+        r.state !== "disabled" &&
+        (r.restrictForAppsCreatedAfterDateTime == null ||
+          Date.parse(r.restrictForAppsCreatedAfterDateTime) <= appCreatedAt),
+    );
+    if (restriction === undefined) return undefined;
+    const days = /^P(\d+)D$/.exec(restriction.maxLifetime ?? "");
+    if (!days)
+      throw new Error(`azureMocks: use P<n>D for maxLifetime, got ${String(restriction.maxLifetime)}`);
+    return Number(days[1]) * 24 * 60 * 60 * 1000;
   }
 
   private remove(entry: StackEntry): void {

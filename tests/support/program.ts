@@ -5,7 +5,10 @@
  */
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { azureMocks, MockOptions } from "./azureMocks";
+import { GraphClient } from "../../clients/graph";
+import { readTenantCredentialPolicy } from "../../clients/tenantPolicy";
+import { GraphEmulator, type GraphEmulatorOptions } from "../../tools/emulators/graphEmulator";
+import { azureMocks, MockOptions, MockTenant } from "./azureMocks";
 
 const PROJECT_ROOT = path.resolve(__dirname, "..", "..");
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";
@@ -166,9 +169,13 @@ export async function runProgram(config: StackConfigValues, options: RunOptions 
   const invokes: { token: string; inputs: Record<string, unknown> }[] = [];
   // What the engine knows of each registration's options, for the mocks' model of replacements.
   const deleteBeforeReplace = new Map<string, boolean>();
-  const baseMocks = azureMocks(options, {
-    deleteBeforeReplace: (type, name) => deleteBeforeReplace.get(`${type}::${name}`) ?? false,
-  });
+  const tenant = options.tenant ?? new MockTenant();
+  const baseMocks = azureMocks(
+    { ...options, tenant },
+    {
+      deleteBeforeReplace: (type, name) => deleteBeforeReplace.get(`${type}::${name}`) ?? false,
+    },
+  );
   // Raw inputs per resource, secrets still marked. The engine copies "secretness" from inputs to same-named
   // outputs (recursing into objects present on both sides), as its provider plugin does; the mocks do the
   // same so that tests see the secretness a real deployment's outputs have.
@@ -260,6 +267,22 @@ export async function runProgram(config: StackConfigValues, options: RunOptions 
   }
   const onUnhandled = (error: unknown) => failProgram(error);
   process.on("unhandledRejection", onUnhandled);
+  // Graph over local HTTPS, answering from the mock tenant: the program's tenant-policy check runs the real
+  // client against it.
+  const graph = await GraphEmulator.start<GraphEmulator, GraphEmulatorOptions>({
+    defaultAppManagementPolicy: () => tenant.appManagementPolicy,
+    canReadPolicies: () => tenant.canReadPolicies,
+  });
+  const readTenantPolicy = () =>
+    readTenantCredentialPolicy(
+      new GraphClient({
+        baseUrl: `${graph.url}/v1.0`,
+        agent: graph.agent(),
+        credential: {
+          getToken: async () => ({ token: graph.graphToken, expiresOnTimestamp: Date.now() + 3_600_000 }),
+        },
+      }),
+    );
   const RealDate = globalThis.Date;
   let restoreModules = () => undefined as void;
   if (options.now) {
@@ -284,7 +307,10 @@ export async function runProgram(config: StackConfigValues, options: RunOptions 
       // what it returns becomes the stack outputs.
       program = (
         typeof entry === "function"
-          ? await Promise.race([(entry as () => Promise<unknown>)(), failed])
+          ? await Promise.race([
+              (entry as (options: unknown) => Promise<unknown>)({ readTenantPolicy }),
+              failed,
+            ])
           : entry
       ) as Record<string, unknown>;
     } catch (error) {
@@ -318,6 +344,7 @@ export async function runProgram(config: StackConfigValues, options: RunOptions 
       },
     };
   } finally {
+    await graph.close();
     restoreModules();
     globalThis.Date = RealDate;
     process.off("unhandledRejection", onUnhandled);
