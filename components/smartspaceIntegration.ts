@@ -127,8 +127,10 @@ export class SmartspaceIntegration extends pulumi.ComponentResource {
           displayName: this.identity.displayName,
         },
         // As in the guide: the principal holds the Integrations role before it is added to a workspace, so
-        // that an access-list entry never exists for an identity that cannot use it.
-        { parent: this, dependsOn: [this.identity.roleAssignment] },
+        // that an access-list entry never exists for an identity that cannot use it. A grant is an upsert, so
+        // a create-before-delete replacement (`--replace`, which skips the provider's own delete-first diff)
+        // would re-grant and then revoke the very same entry: delete first.
+        { parent: this, dependsOn: [this.identity.roleAssignment], deleteBeforeReplace: true },
       );
     }
     this.workspaceAccess = grants;

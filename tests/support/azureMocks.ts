@@ -366,6 +366,15 @@ const REPLACE_ON_CHANGE: Record<string, readonly string[]> = {
   ],
 };
 
+/**
+ * Providers whose diff asks to delete first when inputs force a replacement: azure-native for every resource
+ * not named randomly (provider/pkg/provider/provider.go, Diff; this stack names all of its ARM resources), and
+ * the WorkspaceAccess provider (providers/workspaceAccess.ts).
+ */
+function providerDeletesFirst(type: string): boolean {
+  return type.startsWith("azure-native:") || type === "pulumi-nodejs:dynamic/smartspace:WorkspaceAccess";
+}
+
 interface StackEntry {
   readonly type: string;
   readonly id: string;
@@ -417,6 +426,8 @@ export class MockTenant {
   };
   /** Whether the deployer may read policies (Policy.Read.All). */
   canReadPolicies = true;
+  /** Smartspace workspace grants, as `<workspace ID>/<principal ID>`. */
+  readonly workspaceGrants = new Set<string>();
   /** The stack's state, by `<type>::<logical name>`. */
   readonly stack = new Map<string, StackEntry>();
 
@@ -435,9 +446,13 @@ export class MockTenant {
       return { id: previous.id, state };
     }
     // pulumi/pulumi pkg/resource/deploy/step_generator.go: a replacement creates the new resource before deleting
-    // the old one unless the provider's diff or the deleteBeforeReplace option asks for the opposite.
+    // the old one unless the deleteBeforeReplace option or the provider's diff asks for the opposite. A targeted
+    // replacement (`--replace`) skips the provider's diff, so there only the option counts.
+    const targeted = options.replace?.includes(args.name) ?? false;
     const deleteFirst =
-      previous !== undefined && (registrations?.deleteBeforeReplace(args.type, args.name) ?? false);
+      previous !== undefined &&
+      ((registrations?.deleteBeforeReplace(args.type, args.name) ?? false) ||
+        (!targeted && providerDeletesFirst(args.type)));
     if (previous !== undefined && deleteFirst) this.remove(previous);
     const instance = previous === undefined ? 0 : previous.instance + 1;
     const created = newResource(args, instance);
@@ -535,6 +550,11 @@ export class MockTenant {
         this.appRoleAssignments.set(created.id, assignment);
         return;
       }
+      case "pulumi-nodejs:dynamic/smartspace:WorkspaceAccess":
+        // The admin API's grant is an idempotent PUT (providers/workspaceAccess.ts, create): granting what is
+        // already granted succeeds and adds nothing.
+        this.workspaceGrants.add(created.id);
+        return;
       case "azure-native:eventgrid:SystemTopic": {
         const source = String(inputs.source);
         // Azure allows one system topic per source (MicrosoftDocs/azure-docs#97986 quotes the refusal).
@@ -632,6 +652,9 @@ export class MockTenant {
         return;
       case "azure-native:eventgrid:SystemTopic":
         this.systemTopics.delete(entry.id);
+        return;
+      case "pulumi-nodejs:dynamic/smartspace:WorkspaceAccess":
+        this.workspaceGrants.delete(entry.id);
         return;
       default:
         return;
