@@ -27,8 +27,9 @@ const LAYERS = [
     pulumi: "types",
   },
   {
+    // Lookups the program makes before declaring anything (the tenant's credential policy) use the typed clients.
     folder: "program",
-    forbidden: ["cli", "clients", "components", "lib", "policy", "providers", "tests", "tools"],
+    forbidden: ["cli", "components", "lib", "policy", "providers", "tests", "tools"],
   },
   { folder: "components", forbidden: ["cli", "clients", "lib", "policy", "program", "tests", "tools"] },
   {
@@ -94,7 +95,7 @@ export default tseslint.config(
   ...layerRules,
   {
     // The program's entry wires config, lookups and components. It never reaches the CLIs, tools or tests,
-    // nor the clients and providers, which only the provider host runs.
+    // nor the providers, which only the provider host runs, nor the clients (program/ wraps the lookups).
     files: ["index.ts"],
     rules: {
       "@typescript-eslint/no-restricted-imports": [

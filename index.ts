@@ -3,80 +3,130 @@ import "./program/runtimeTuning";
 import * as azuread from "@pulumi/azuread";
 import * as pulumi from "@pulumi/pulumi";
 import { CredentialVault } from "./components/credentialVault";
+import { ExpiryAlerts } from "./components/expiryAlerts";
 import { SmartspaceIntegration } from "./components/smartspaceIntegration";
 import { loadStackConfig } from "./program/config";
+import { checkDeployer } from "./program/deployer";
 import { lookupSmartspaceApp } from "./program/smartspaceApp";
+import { checkTenantCredentialPolicy, type TenantPolicyReader } from "./program/tenantPolicy";
 import { smartspaceScope } from "./rules/scopes";
 
 // Validate everything before declaring anything: a bad key must not leave a half-built environment.
 const config = loadStackConfig();
 
-// Looked up once per stack, not once per integration: large tenants declare many integrations.
-const client = azuread.getClientConfigOutput();
-const smartspace = lookupSmartspaceApp(config.smartspace);
-
-// The always-owner of every integration. Pinned by config in pipelines, so that a preview run by another
-// identity (a read-only preview identity, a person) neither shows nor applies an owners change.
-const deployerObjectId = config.deployerObjectId ?? client.objectId;
-if (config.deployerObjectId !== undefined) {
-  client.objectId.apply((runner) => {
-    if (runner.toLowerCase() !== config.deployerObjectId) {
-      pulumi.log.info(
-        `Running as ${runner}; integration owners follow smartspace-integration:deployerObjectId (${config.deployerObjectId}).`,
-      );
-    }
-  });
+/** What the tests replace; the Pulumi language host passes nothing. */
+interface ProgramOptions {
+  /** Reads the tenant's credential policy. Default: Microsoft Graph with the deployer's credential. */
+  readonly readTenantPolicy?: TenantPolicyReader;
 }
 
-const adminApi =
-  config.smartspace.adminApiUrl === undefined
-    ? undefined
-    : {
-        url: config.smartspace.adminApiUrl,
-        tokenScope: config.smartspace.adminApiScope ?? smartspace.clientId.apply(smartspaceScope),
-      };
+// An async entry point (the Pulumi language host calls it, awaits it and exports what it returns), so that the
+// checks that ask the tenant finish before the first resource is declared.
+export = async (options: ProgramOptions = {}) => {
+  const [client] = await Promise.all([
+    // Looked up once per stack, not once per integration: large tenants declare many integrations.
+    azuread.getClientConfig(),
+    checkTenantCredentialPolicy(
+      config.integrations.map((integration, index) => ({
+        integration: integration.name,
+        configKey: `smartspace-integration:integrations[${index}].rotationDays`,
+        kind: "password" as const,
+        rotationDays: integration.rotationDays,
+      })),
+      options.readTenantPolicy,
+    ),
+  ]);
+  checkDeployer({
+    runnerObjectId: client.objectId,
+    deployerObjectId: config.deployerObjectId,
+    allowOtherDeployers: config.allowOtherDeployers,
+    preview: pulumi.runtime.isDryRun(),
+  });
+  const smartspace = lookupSmartspaceApp(config.smartspace);
 
-const vault = new CredentialVault("credentials", {
-  existingVaultId: config.keyVault.id,
-  resourceGroupName: config.keyVault.resourceGroupName,
-  name: config.keyVault.name,
-  location: config.keyVault.location,
-  network: config.keyVault.network,
-  auditLogWorkspaceId: config.keyVault.auditLogWorkspaceId,
-  tenantId: client.tenantId,
-});
+  // The always-owner of every integration. Pinned by config in pipelines, so that a preview run by another
+  // identity (a read-only preview identity, a person) neither shows nor applies an owners change.
+  const deployerObjectId = config.deployerObjectId ?? client.objectId;
 
-const deployed = config.integrations.map(
-  (integration) =>
-    new SmartspaceIntegration(integration.name, {
-      displayName: integration.displayName,
-      smartspaceServicePrincipalObjectId: smartspace.servicePrincipalObjectId,
-      appRoleId: smartspace.appRoleId,
-      tenantId: client.tenantId,
-      owners: integration.owners,
-      deployerObjectId,
-      vault: {
-        resourceGroupName: vault.resourceGroupName,
-        vaultName: vault.vaultName,
-        subscriptionId: vault.subscriptionId,
-      },
-      rotationDays: integration.rotationDays,
-      secretReaders: integration.secretReaders,
-      workspaces: integration.workspaces,
-      adminApi,
-    }),
-);
+  const adminApi =
+    config.smartspace.adminApiUrl === undefined
+      ? undefined
+      : {
+          url: config.smartspace.adminApiUrl,
+          tokenScope: config.smartspace.adminApiScope ?? smartspace.clientId.apply(smartspaceScope),
+        };
 
-/** Per integration, keyed by name: the IDs and Key Vault URIs a consumer needs. Never a secret value. */
-export const integrations: Record<string, SmartspaceIntegration["outputs"]> = Object.fromEntries(
-  deployed.map((integration, index) => [config.integrations[index].name, integration.outputs]),
-);
+  const vault = new CredentialVault("credentials", {
+    existingVaultId: config.keyVault.id,
+    resourceGroupName: config.keyVault.resourceGroupName,
+    name: config.keyVault.name,
+    location: config.keyVault.location,
+    network: config.keyVault.network,
+    auditLogWorkspaceId: config.keyVault.auditLogWorkspaceId,
+    tenantId: client.tenantId,
+  });
 
-export const keyVaultId = vault.vaultId;
-export const keyVaultUri = vault.vaultUri;
-export const smartspaceServicePrincipalObjectId = smartspace.servicePrincipalObjectId;
-/** Audience of tokens for the Smartspace APIs (`api://<client id>/.default`). */
-export const smartspaceAppClientId = smartspace.clientId;
-/** Value of the assigned app role, as it appears in the `roles` claim of an integration's token. */
-export const smartspaceRoleValue = smartspace.appRoleValue;
-export const tenantId: pulumi.Output<string> = client.tenantId;
+  const deployed = config.integrations.map(
+    (integration) =>
+      new SmartspaceIntegration(integration.name, {
+        displayName: integration.displayName,
+        smartspaceServicePrincipalObjectId: smartspace.servicePrincipalObjectId,
+        appRoleId: smartspace.appRoleId,
+        tenantId: client.tenantId,
+        owners: integration.owners,
+        deployerObjectId,
+        vault: {
+          resourceGroupName: vault.resourceGroupName,
+          vaultName: vault.vaultName,
+          subscriptionId: vault.subscriptionId,
+        },
+        rotationDays: integration.rotationDays,
+        secretReaders: integration.secretReaders,
+        workspaces: integration.workspaces,
+        adminApi,
+      }),
+  );
+
+  const alerts =
+    config.alerts === undefined
+      ? undefined
+      : new ExpiryAlerts("alerts", {
+          vault: {
+            id: vault.vaultId,
+            name: vault.vaultName,
+            resourceGroupName: vault.resourceGroupName,
+            location: vault.location,
+          },
+          emails: config.alerts.emails,
+          actionGroupIds: config.alerts.actionGroupIds,
+          existingSystemTopicId: config.alerts.systemTopicId,
+          integrations: Object.fromEntries(
+            deployed.map((integration, index) => [
+              config.integrations[index].name,
+              {
+                keyVaultObjectNames: integration.keyVaultObjectNames,
+                rotationDays: config.integrations[index].rotationDays,
+              },
+            ]),
+          ),
+        });
+
+  return {
+    /** Per integration, keyed by name: the IDs and Key Vault URIs a consumer needs. Never a secret value. */
+    integrations: Object.fromEntries(
+      deployed.map((integration, index) => [config.integrations[index].name, integration.outputs]),
+    ) as Record<string, SmartspaceIntegration["outputs"]>,
+    keyVaultId: vault.vaultId,
+    keyVaultUri: vault.vaultUri,
+    smartspaceServicePrincipalObjectId: smartspace.servicePrincipalObjectId,
+    /** Audience of tokens for the Smartspace APIs (`api://<client id>/.default`). */
+    smartspaceAppClientId: smartspace.clientId,
+    /** Value of the assigned app role, as it appears in the `roles` claim of an integration's token. */
+    smartspaceRoleValue: smartspace.appRoleValue,
+    tenantId: client.tenantId,
+    /** Where expiry alerts go (only when configured): action group IDs and the vault's Event Grid system topic. */
+    ...(alerts === undefined
+      ? {}
+      : { alerts: { actionGroupIds: alerts.actionGroupIds, systemTopicId: alerts.systemTopicId } }),
+  };
+};

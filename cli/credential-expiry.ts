@@ -16,6 +16,7 @@
 import { writeFileSync } from "node:fs";
 import { Command, InvalidArgumentError } from "commander";
 import { z } from "zod";
+import { ISSUE_MARGIN_DAYS } from "../rules/rotation";
 import { appendOutputs, code, fitReport, readBounded, recordFailure, schemaProblems } from "./report";
 
 export type ExpiryVerdict = "ok" | "attention" | "failed";
@@ -85,10 +86,11 @@ export function checkExpiry(outputs: unknown, options: ExpiryOptions): ExpiryRep
   for (const [integration, outputs] of entries) {
     const expires = Date.parse(outputs.secretExpiresOn);
     const boundary = Date.parse(outputs.nextRotationOn);
-    // The current secret ends one period after the next boundary. Healthy, it has between one and two periods
-    // left, so with short periods both thresholds shrink to half a period: a 7-day rotation must not raise an
-    // issue every week, nor wait past its own expiry.
-    const periodMs = expires - boundary;
+    // The current secret ends one period after the next boundary, which lies ISSUE_MARGIN_DAYS after
+    // nextRotationOn (rules/rotation.ts). Healthy, it has between one and two periods left, so with short periods
+    // both thresholds shrink to half a period: a 7-day rotation must not raise an issue every week, nor wait past
+    // its own expiry.
+    const periodMs = expires - boundary - ISSUE_MARGIN_DAYS * DAY_MS;
     const warnMs = Math.min(options.warnDays * DAY_MS, periodMs / 2);
     const graceMs = Math.min(options.graceDays * DAY_MS, periodMs / 2);
     if (expires <= now) {

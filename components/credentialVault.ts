@@ -62,6 +62,16 @@ export function parseVaultId(id: string): VaultCoordinates {
   return { subscriptionId: match[1], resourceGroupName: match[2], vaultName: match[3] };
 }
 
+/** Azure always reports a vault's region; a vault without one is an answer this stack cannot interpret. */
+function locationOf(location: string | undefined): string {
+  if (!location) {
+    throw new pulumi.RunError(
+      "Azure reported no location for the Key Vault; cannot place its Event Grid topic",
+    );
+  }
+  return location;
+}
+
 /**
  * The default vault name: deterministic from the stack, plus a suffix that keeps names unique across
  * tenants (vault names are global) and lets a destroyed, soft-deleted vault's name stay reserved without
@@ -93,6 +103,8 @@ export class CredentialVault extends pulumi.ComponentResource {
   readonly vaultUri: pulumi.Output<string>;
   /** Subscription of the vault, where role definitions are resolved. */
   readonly subscriptionId: pulumi.Output<string>;
+  /** Region of the vault, where its Event Grid system topic must live. */
+  readonly location: pulumi.Output<string>;
 
   constructor(name: string, args: CredentialVaultArgs, opts?: pulumi.ComponentResourceOptions) {
     super("smartspace:keyvault:CredentialVault", name, {}, opts);
@@ -142,6 +154,7 @@ export class CredentialVault extends pulumi.ComponentResource {
         return { vaultName, vaultUri: properties.vaultUri ?? "" };
       });
       this.vaultId = existing.id;
+      this.location = pulumi.output(existing.location).apply(locationOf);
       this.vaultName = checked.vaultName;
       this.vaultUri = checked.vaultUri;
       this.resourceGroupName = checkedCoordinates.resourceGroupName;
@@ -237,6 +250,7 @@ export class CredentialVault extends pulumi.ComponentResource {
         );
       }
       this.vaultId = this.vault.id;
+      this.location = this.vault.location.apply(locationOf);
       this.vaultName = this.vault.name;
       this.resourceGroupName = pulumi.output(args.resourceGroupName);
       this.vaultUri = this.vault.properties.apply((properties) => properties.vaultUri ?? "");

@@ -73,6 +73,8 @@ export class IntegrationCredentials extends pulumi.ComponentResource {
   readonly slots: Readonly<Record<SlotName, azuread.ApplicationPassword>>;
   readonly currentSlot: SlotName;
   readonly secrets: Readonly<Record<SecretKind, keyvault.Secret>>;
+  /** Names of this integration's Key Vault objects: the subjects of their Event Grid events. */
+  readonly keyVaultObjectNames: readonly string[];
   readonly readerAssignments: authorization.RoleAssignment[];
   /** Versionless secret URIs, for `@Microsoft.KeyVault(SecretUri=...)` references. */
   readonly secretUris: {
@@ -117,6 +119,8 @@ export class IntegrationCredentials extends pulumi.ComponentResource {
     this.slots = { a: slot("a"), b: slot("b") };
     const current = this.slots[this.currentSlot];
 
+    const secretName = (kind: SecretKind) => `smartspace-${args.integrationName}-${kind}`;
+    this.keyVaultObjectNames = SECRET_KINDS.map(secretName);
     const secret = (
       kind: SecretKind,
       value: pulumi.Input<string>,
@@ -130,7 +134,7 @@ export class IntegrationCredentials extends pulumi.ComponentResource {
         {
           resourceGroupName: args.vault.resourceGroupName,
           vaultName: args.vault.vaultName,
-          secretName: `smartspace-${args.integrationName}-${kind}`,
+          secretName: secretName(kind),
           properties: {
             value,
             contentType: `Smartspace integration ${kind.replace("-", " ")}`,

@@ -66,7 +66,9 @@ export class IntegrationIdentity extends pulumi.ComponentResource {
         tags: ["smartspace-integration", "managed-by-pulumi"],
         owners,
       },
-      { parent: this },
+      // Replaced only on request (`--replace`; no input we set is ForceNew): with preventDuplicateNames the
+      // provider refuses to create the new application while the old one still holds the display name.
+      { parent: this, deleteBeforeReplace: true },
     );
 
     this.servicePrincipal = new azuread.ServicePrincipal(
@@ -76,7 +78,9 @@ export class IntegrationIdentity extends pulumi.ComponentResource {
         owners,
         notes,
       },
-      { parent: this },
+      // An application has at most one service principal: the provider refuses to create a second one for the
+      // same client ID (service_principal_resource.go), so a replacement must delete the old one first.
+      { parent: this, deleteBeforeReplace: true },
     );
 
     // principalObjectId is the NEW service principal and resourceObjectId the SMARTSPACE service principal.
@@ -88,7 +92,10 @@ export class IntegrationIdentity extends pulumi.ComponentResource {
         principalObjectId: this.servicePrincipal.objectId,
         resourceObjectId: args.smartspaceServicePrincipalObjectId,
       },
-      { parent: this },
+      // Every input is ForceNew, and Graph refuses an assignment that already exists ("Permission being assigned
+      // already exists on the object"): replacing it with the same values must delete the old one first.
+      // Options are not diffed (pulumi/pulumi step_generator.go), so this never replaces a deployed assignment.
+      { parent: this, deleteBeforeReplace: true },
     );
 
     this.clientId = this.application.clientId;

@@ -66,6 +66,8 @@ export interface IntegrationOutputs {
 export class SmartspaceIntegration extends pulumi.ComponentResource {
   readonly identity: IntegrationIdentity;
   readonly credentials: IntegrationCredentials;
+  /** Names of the integration's Key Vault secrets (and certificates): what its expiry alerts watch. */
+  readonly keyVaultObjectNames: readonly string[];
   /** One grant per workspace, keyed by workspace ID. */
   readonly workspaceAccess: Readonly<Record<string, WorkspaceAccess>>;
   readonly outputs: IntegrationOutputs;
@@ -100,6 +102,8 @@ export class SmartspaceIntegration extends pulumi.ComponentResource {
       { parent: this },
     );
 
+    this.keyVaultObjectNames = this.credentials.keyVaultObjectNames;
+
     const workspaces = args.workspaces ?? [];
     if (workspaces.length > 0 && args.adminApi === undefined) {
       throw new pulumi.ResourceError(
@@ -123,8 +127,10 @@ export class SmartspaceIntegration extends pulumi.ComponentResource {
           displayName: this.identity.displayName,
         },
         // As in the guide: the principal holds the Integrations role before it is added to a workspace, so
-        // that an access-list entry never exists for an identity that cannot use it.
-        { parent: this, dependsOn: [this.identity.roleAssignment] },
+        // that an access-list entry never exists for an identity that cannot use it. A grant is an upsert, so
+        // a create-before-delete replacement (`--replace`, which skips the provider's own delete-first diff)
+        // would re-grant and then revoke the very same entry: delete first.
+        { parent: this, dependsOn: [this.identity.roleAssignment], deleteBeforeReplace: true },
       );
     }
     this.workspaceAccess = grants;

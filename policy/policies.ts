@@ -51,6 +51,7 @@ export const POLICY = {
   secretExpiry: "key-vault-secrets-expire-and-say-what-they-hold",
   roleAssignment: "role-assignment-secrets-user-on-stack-secrets",
   appRoleAssignment: "app-role-assignment-targets-smartspace",
+  expiryAlerts: "expiry-alerts-only-notify",
 } as const;
 
 export type PolicyName = (typeof POLICY)[keyof typeof POLICY];
@@ -86,6 +87,9 @@ const TYPE = {
   privateEndpoint: /^azure-native[^:]*:network(\/[a-z0-9]+)?:PrivateEndpoint$/i,
   privateDnsZoneGroup: /^azure-native[^:]*:network(\/[a-z0-9]+)?:PrivateDnsZoneGroup$/i,
   diagnosticSetting: /^azure-native[^:]*:monitor(\/[a-z0-9]+)?:DiagnosticSetting$/i,
+  actionGroup: /^azure-native[^:]*:monitor(\/[a-z0-9]+)?:ActionGroup$/i,
+  systemTopic: /^azure-native[^:]*:eventgrid(\/[a-z0-9]+)?:SystemTopic$/i,
+  systemTopicEventSubscription: /^azure-native[^:]*:eventgrid(\/[a-z0-9]+)?:SystemTopicEventSubscription$/i,
   randomString: /^random:index\/randomString:RandomString$/,
   /** WorkspaceAccess, a dynamic resource (`pulumi-nodejs:dynamic:Resource` for grants stored by 0.1.0). */
   workspaceAccess: /^pulumi-nodejs:dynamic(:Resource|\/smartspace:WorkspaceAccess)$/,
@@ -121,6 +125,9 @@ export const DECLARED_TYPES: readonly DeclaredType[] = [
   { type: TYPE.privateEndpoint, role: "Key Vault private endpoint" },
   { type: TYPE.privateDnsZoneGroup, role: "DNS registration of the Key Vault private endpoint" },
   { type: TYPE.diagnosticSetting, role: "Key Vault audit log setting" },
+  { type: TYPE.actionGroup, role: "e-mail receivers of expiry alerts" },
+  { type: TYPE.systemTopic, role: "Event Grid topic of the Key Vault's events" },
+  { type: TYPE.systemTopicEventSubscription, role: "expiry events turned into Azure Monitor alerts" },
 ];
 
 // ---------------------------------------------------------------------------------------------------------
@@ -408,6 +415,83 @@ export function checkSecret(props: Props): string[] {
     problems.push(
       `properties.contentType is ${show(contentType)}; say what the secret holds (e.g. "Entra ID client secret")`,
     );
+  }
+  return problems;
+}
+
+/** What an expiry alert subscription may forward: Key Vault's expiry events, nothing else. */
+const EXPIRY_EVENT_TYPES = new Set(
+  ["SecretNearExpiry", "SecretExpired", "CertificateNearExpiry", "CertificateExpired"].map(
+    (event) => `Microsoft.KeyVault.${event}`,
+  ),
+);
+const ACTION_GROUP_RECEIVERS = [
+  "armRoleReceivers",
+  "automationRunbookReceivers",
+  "azureAppPushReceivers",
+  "azureFunctionReceivers",
+  "eventHubReceivers",
+  "incidentReceivers",
+  "itsmReceivers",
+  "logicAppReceivers",
+  "smsReceivers",
+  "voiceReceivers",
+  "webhookReceivers",
+];
+
+/**
+ * Expiry alerts notify people and do nothing else (components/expiryAlerts.ts): the action group has e-mail
+ * receivers only, the system topic carries a Key Vault's events, and each event subscription forwards only
+ * expiry events, filtered by subject, to an Azure Monitor alert. Nothing can be sent to an endpoint, run, or
+ * dead-lettered to storage through them.
+ */
+export function checkExpiryAlert(type: string, props: Props): string[] {
+  const problems: string[] = [];
+  if (TYPE.actionGroup.test(type)) {
+    for (const key of ACTION_GROUP_RECEIVERS) {
+      if (Array.isArray(props[key]) && props[key].length > 0) {
+        problems.push(`${key} is set; the stack's action groups only send e-mail (emailReceivers)`);
+      }
+    }
+  } else if (TYPE.systemTopic.test(type)) {
+    if (props.topicType !== "Microsoft.KeyVault.vaults") {
+      problems.push(`topicType is ${show(props.topicType)}; the stack's topics carry Key Vault events only`);
+    }
+    if (
+      typeof props.source !== "string" ||
+      !/\/providers\/Microsoft\.KeyVault\/vaults\/[^/]+$/i.test(props.source)
+    ) {
+      problems.push(`source is ${show(props.source)}; use the Key Vault's resource ID`);
+    }
+  } else if (TYPE.systemTopicEventSubscription.test(type)) {
+    const destination = record(props.destination);
+    if (destination.endpointType !== "MonitorAlert") {
+      problems.push(
+        `destination.endpointType is ${show(destination.endpointType)}; deliver only to MonitorAlert`,
+      );
+    }
+    for (const key of [
+      "deliveryWithResourceIdentity",
+      "deadLetterDestination",
+      "deadLetterWithResourceIdentity",
+    ]) {
+      if (props[key] !== undefined) problems.push(`${key} is set; expiry alerts go to Azure Monitor only`);
+    }
+    const filter = record(props.filter);
+    const events = Array.isArray(filter.includedEventTypes) ? filter.includedEventTypes : [];
+    if (events.length === 0 || events.some((event) => !EXPIRY_EVENT_TYPES.has(String(event)))) {
+      problems.push(
+        `filter.includedEventTypes is ${show(filter.includedEventTypes)}; forward only Key Vault expiry events`,
+      );
+    }
+    const bySubject = (Array.isArray(filter.advancedFilters) ? filter.advancedFilters : []).some(
+      (candidate) => record(candidate).operatorType === "StringIn" && record(candidate).key === "subject",
+    );
+    if (!bySubject) {
+      problems.push(
+        "filter has no StringIn filter on subject; scope the alerts to the stack's own Key Vault objects",
+      );
+    }
   }
   return problems;
 }
@@ -798,6 +882,16 @@ const appRoleAssignment: StackValidationPolicy = {
   },
 };
 
+const expiryAlerts: ResourceValidationPolicy = {
+  name: POLICY.expiryAlerts,
+  description:
+    "Expiry alerts only notify: e-mail-only action groups, Key Vault system topics, and subscriptions forwarding Key Vault expiry events of the stack's objects to Azure Monitor alerts.",
+  severity: "high",
+  validateResource: (args, reportViolation) => {
+    for (const problem of checkExpiryAlert(args.type, args.props)) reportViolation(problem);
+  },
+};
+
 /** The whole pack. Each policy's enforcement level comes from the pack config (default: mandatory). */
 export const policies: (ResourceValidationPolicy | StackValidationPolicy)[] = [
   declaredTypes,
@@ -810,4 +904,5 @@ export const policies: (ResourceValidationPolicy | StackValidationPolicy)[] = [
   secretExpiry,
   roleAssignment,
   appRoleAssignment,
+  expiryAlerts,
 ];

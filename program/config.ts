@@ -32,6 +32,12 @@ const PRIVATE_DNS_ZONE_ID =
 const LOG_ANALYTICS_WORKSPACE_ID =
   /^\/subscriptions\/[0-9a-f-]{36}\/resourceGroups\/[-\w.()]{1,90}\/providers\/Microsoft\.OperationalInsights\/workspaces\/[-\w]{4,63}$/i;
 const AZURE_LOCATION = /^[a-z][a-z0-9]{2,40}$/;
+// Deliberately plain: Azure Monitor validates the address itself; this catches typos such as a missing "@".
+const EMAIL = /^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$/;
+const ACTION_GROUP_ID =
+  /^\/subscriptions\/[0-9a-f-]{36}\/resourceGroups\/[-\w.()]{1,90}\/providers\/microsoft\.insights\/actionGroups\/[^/]{1,260}$/i;
+const SYSTEM_TOPIC_ID =
+  /^\/subscriptions\/[0-9a-f-]{36}\/resourceGroups\/[-\w.()]{1,90}\/providers\/Microsoft\.EventGrid\/systemTopics\/[a-zA-Z0-9-]{3,128}$/i;
 
 /** Human-readable expectations, reused as the schema's messages so each problem says what would be valid. */
 const EXPECTED = {
@@ -55,6 +61,12 @@ const EXPECTED = {
     "use the resource ID of a privatelink.vaultcore.azure.net private DNS zone: /subscriptions/<id>/resourceGroups/<group>/providers/Microsoft.Network/privateDnsZones/privatelink.vaultcore.azure.net",
   workspaceId:
     "use a Log Analytics workspace resource ID: /subscriptions/<id>/resourceGroups/<group>/providers/Microsoft.OperationalInsights/workspaces/<name>",
+  boolean: "use true or false",
+  email: "use an email address such as platform-team@contoso.com (at most 128 characters)",
+  actionGroupId:
+    "use an action group resource ID: /subscriptions/<subscription id>/resourceGroups/<group>/providers/microsoft.insights/actionGroups/<name>",
+  systemTopicId:
+    "use an Event Grid system topic resource ID: /subscriptions/<subscription id>/resourceGroups/<group>/providers/Microsoft.EventGrid/systemTopics/<name>",
 } as const;
 
 const guid = z.string({ error: EXPECTED.guid }).regex(GUID, { error: EXPECTED.guid });
@@ -252,12 +264,47 @@ const integrationsSchema = z
     });
   });
 
+const alertsSchema = z
+  .strictObject(
+    {
+      emails: uniqueList(
+        z
+          .string({ error: EXPECTED.email })
+          .max(128, { error: EXPECTED.email })
+          .regex(EMAIL, { error: EXPECTED.email }),
+        "email addresses",
+      ).default([]),
+      actionGroupIds: uniqueList(
+        z.string({ error: EXPECTED.actionGroupId }).regex(ACTION_GROUP_ID, { error: EXPECTED.actionGroupId }),
+        "action group IDs",
+      ).default([]),
+      systemTopicId: z
+        .string({ error: EXPECTED.systemTopicId })
+        .regex(SYSTEM_TOPIC_ID, { error: EXPECTED.systemTopicId })
+        .optional(),
+    },
+    { error: "use an object with emails and/or actionGroupIds (lists), and optionally systemTopicId" },
+  )
+  .superRefine((value, ctx) => {
+    if (value.emails.length === 0 && value.actionGroupIds.length === 0) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["emails"],
+        input: undefined,
+        message:
+          "is required: list at least one address in emails or one action group in actionGroupIds, or remove alerts",
+      });
+    }
+  });
+
 const stackConfigSchema = z
   .strictObject({
     smartspace: smartspaceSchema,
     integrations: integrationsSchema,
     keyVault: keyVaultSchema,
     deployerObjectId: guid.optional(),
+    allowOtherDeployers: z.boolean({ error: EXPECTED.boolean }).default(false),
+    alerts: alertsSchema.optional(),
   })
   .superRefine((value, ctx) => {
     if (value.smartspace.adminApiUrl === undefined) {
@@ -276,6 +323,7 @@ const stackConfigSchema = z
 export type SmartspaceConfig = z.output<typeof smartspaceSchema>;
 export type KeyVaultConfig = z.output<typeof keyVaultSchema>;
 export type IntegrationConfig = z.output<typeof integrationSchema>;
+export type AlertsConfig = z.output<typeof alertsSchema>;
 
 export interface StackConfig {
   readonly project: string;
@@ -289,6 +337,13 @@ export interface StackConfig {
    * identity running Pulumi.
    */
   readonly deployerObjectId?: string;
+  /**
+   * Whether `pulumi up` may run as another identity than `deployerObjectId`. Only for identities with tenant-wide
+   * application rights: see program/deployer.ts.
+   */
+  readonly allowOtherDeployers: boolean;
+  /** Who hears about expiring credentials (docs/alerts.md). Unset: no alerts. */
+  readonly alerts?: AlertsConfig;
 }
 
 const KNOWN_KEYS = Object.keys(stackConfigSchema.shape) as (keyof typeof stackConfigSchema.shape)[];
@@ -344,6 +399,8 @@ export function parseStackConfig(raw: Readonly<Record<string, string>>, stack: s
     smartspace: config.smartspace,
     keyVault: config.keyVault,
     deployerObjectId: config.deployerObjectId?.toLowerCase(),
+    allowOtherDeployers: config.allowOtherDeployers,
+    alerts: config.alerts,
     integrations: config.integrations.map((integration) => ({
       ...integration,
       displayName: integration.displayName ?? `smartspace-${integration.name}-${stack}`,
@@ -418,6 +475,7 @@ function allowedKeysAt(path: readonly PropertyKey[]): string[] {
   if (top === "smartspace") return Object.keys(smartspaceSchema.shape);
   if (top === "keyVault") return Object.keys(keyVaultSchema.shape);
   if (top === "integrations") return Object.keys(integrationSchema.shape);
+  if (top === "alerts") return Object.keys(alertsSchema.shape);
   return KNOWN_KEYS;
 }
 

@@ -1,33 +1,38 @@
 /**
  * Two-slot client secret rotation schedule: a pure function of (period, rotationDays).
  *
- * Time is cut into periods of P = rotationDays days counted from a fixed epoch. Period k covers
- * [epoch + kP, epoch + (k+1)P). Generation g is a credential valid from epoch + gP to epoch + (g+2)P, held by
- * slot "a" when g is even and slot "b" when g is odd. During period k the slots therefore hold generations
- * k (the current one: issued less than P ago, more than P of validity left) and k-1 (the previous one:
- * still valid, expiring at the next boundary). Crossing a boundary k -> k+1 only moves the slot holding k-1
- * to k+1; the slot holding k is untouched, so a consumer using it keeps working for another P.
+ * Time is cut into periods of P = rotationDays days counted from a fixed epoch; B_k = epoch + kP is boundary k.
+ * Generation g is a credential valid from B_g to B_(g+2), held by slot "a" when g is even and slot "b" when g
+ * is odd. During period k the slots hold generations k (the current one: more than P of validity left) and
+ * k-1 (the previous one: still valid, expiring at B_(k+1)). Crossing into period k+1 only moves the slot
+ * holding k-1 to k+1; the slot holding k is untouched, so a consumer using it keeps working for another P.
  *
- * Timeline for rotationDays = 30 (epoch 2024-01-01T00:00:00Z; ranges are [startDate, endDate)):
+ * A deployment sends a credential some time after the program computed its schedule, and Entra ID refuses
+ * an end date that has passed. So the schedule in effect at instant t is that of the period containing
+ * t + ISSUE_MARGIN_DAYS: period k is in effect from B_k - margin to B_(k+1) - margin, and every end date a
+ * program declares lies at least the margin after it started. A credential issued early in that window
+ * lives at most 2P + margin (it starts when issued and ends at its generation's end).
+ *
+ * Timeline for rotationDays = 30 (epoch 2024-01-01T00:00:00Z, margin 1 day; ranges are [startDate, endDate)):
  *
  *   now                    k  slot a (even g)                      slot b (odd g)                       current
  *   2024-01-01T00:00:00Z   0  g0  2024-01-01 .. 2024-03-01         g-1 2023-12-02 .. 2024-01-31         a
- *   2024-01-30T23:59:59Z   0  g0  2024-01-01 .. 2024-03-01         g-1 2023-12-02 .. 2024-01-31         a
- *   2024-01-31T00:00:00Z   1  g0  2024-01-01 .. 2024-03-01         g1  2024-01-31 .. 2024-03-31         b
- *   2024-03-01T00:00:00Z   2  g2  2024-03-01 .. 2024-04-30         g1  2024-01-31 .. 2024-03-31         a
- *   2024-03-31T00:00:00Z   3  g2  2024-03-01 .. 2024-04-30         g3  2024-03-31 .. 2024-05-30         b
+ *   2024-01-29T23:59:59Z   0  g0  2024-01-01 .. 2024-03-01         g-1 2023-12-02 .. 2024-01-31         a
+ *   2024-01-30T00:00:00Z   1  g0  2024-01-01 .. 2024-03-01         g1  2024-01-31 .. 2024-03-31         b
+ *   2024-02-29T00:00:00Z   2  g2  2024-03-01 .. 2024-04-30         g1  2024-01-31 .. 2024-03-31         a
+ *   2024-03-30T00:00:00Z   3  g2  2024-03-01 .. 2024-04-30         g3  2024-03-31 .. 2024-05-30         b
  *
- * Because every date is derived from the generation and never from "now", two `pulumi up` runs within the
- * same period produce identical inputs (no diff); the first run after a boundary replaces exactly one
- * slot. If no `pulumi up` runs for a whole period after a boundary, the current slot's credential
- * reaches its end date and consumers break: the stack must be deployed on a schedule shorter than P.
+ * Because every date is derived from the generation and never from "now", two `pulumi up` runs in the same
+ * period produce identical inputs (no diff); the first run of a new period replaces exactly one slot. If no
+ * `pulumi up` runs for a whole period after a rotation instant, the current slot's credential reaches its
+ * end date and consumers break: the stack must be deployed on a schedule shorter than P.
  *
  * Generation k-1 in period 0 starts before the epoch. That is computed like any other generation (the
  * slot mapping uses a non-negative modulo); only instants before the epoch are rejected, since they mean a
  * wrong clock rather than a real deployment. A generation's startDate lies in the past whenever a deployment
  * issues it (the first deployment, or the first one after a boundary), so the stack does not send it to
- * Entra ID, which may refuse backdated credentials: a credential then starts when it is issued, inside its
- * generation's window, and ends exactly at the generation's endDate.
+ * Entra ID, which may refuse backdated credentials: a credential then starts when it is issued and ends
+ * exactly at the generation's endDate.
  *
  * Changing rotationDays (e.g. 90 -> 30) changes the period length, so both slots get new generations and
  * new dates and the next `pulumi up` replaces both at once (create-before-delete: the new credentials exist
@@ -44,9 +49,16 @@ export const ROTATION_EPOCH = "2024-01-01T00:00:00Z";
 export const MIN_ROTATION_DAYS = 7;
 export const MAX_ROTATION_DAYS = 180;
 export const DEFAULT_ROTATION_DAYS = 90;
+/**
+ * Every end date a deployment declares lies at least this far after the program started. It covers the time
+ * until the credential reaches Entra ID (minutes usually; hours for a pipeline that waits or retries) and
+ * clock skew, with room to spare, and still leaves a whole day of validity to a slot issued at the last moment.
+ */
+export const ISSUE_MARGIN_DAYS = 1;
 
 const EPOCH_MS = Date.parse(ROTATION_EPOCH);
 const DAY_MS = 24 * 60 * 60 * 1000;
+const ISSUE_MARGIN_MS = ISSUE_MARGIN_DAYS * DAY_MS;
 // RFC3339 as azuread expects needs a four-digit year; stay far enough below 9999 that endDate fits too.
 const LATEST_SUPPORTED_MS = Date.parse("9000-01-01T00:00:00Z");
 
@@ -68,10 +80,13 @@ export interface SlotSchedule {
 export interface RotationSchedule {
   /** Slot issued at the start of the current period: the one whose password goes into Key Vault. */
   readonly current: SlotSchedule;
-  /** Slot issued one period earlier; it expires at `nextRotationOn`. */
+  /** Slot issued one period earlier; it expires ISSUE_MARGIN_DAYS after `nextRotationOn`. */
   readonly previous: SlotSchedule;
   readonly slots: { readonly a: SlotSchedule; readonly b: SlotSchedule };
-  /** Next period boundary (RFC3339 UTC): the first `pulumi up` at or after it replaces the previous slot. */
+  /**
+   * When the next period takes effect (RFC3339 UTC): the first `pulumi up` at or after it replaces the previous
+   * slot, ISSUE_MARGIN_DAYS before that slot expires.
+   */
   readonly nextRotationOn: string;
 }
 
@@ -108,8 +123,9 @@ export function validateRotationDays(rotationDays: number): void {
 }
 
 /**
- * Computes both slots for the period containing `now`. The result depends only on that period and
- * `rotationDays`: any two instants in the same period give deeply equal results.
+ * Computes both slots for the period in effect at `now` (the one containing `now` + ISSUE_MARGIN_DAYS). The
+ * result depends only on that period and `rotationDays`: any two instants in it give deeply equal results, and
+ * every end date lies at least ISSUE_MARGIN_DAYS after `now`.
  */
 export function rotationSchedule(now: Date, rotationDays: number): RotationSchedule {
   if (!(now instanceof Date) || Number.isNaN(now.getTime())) {
@@ -127,11 +143,25 @@ export function rotationSchedule(now: Date, rotationDays: number): RotationSched
   }
 
   const periodMs = rotationDays * DAY_MS;
-  const k = Math.floor((nowMs - EPOCH_MS) / periodMs);
+  const k = Math.floor((nowMs + ISSUE_MARGIN_MS - EPOCH_MS) / periodMs);
   const current = generationSchedule(k, periodMs);
   const previous = generationSchedule(k - 1, periodMs);
   const slots = current.slot === "a" ? { a: current, b: previous } : { a: previous, b: current };
-  return { current, previous, slots, nextRotationOn: formatUtc(EPOCH_MS + (k + 1) * periodMs) };
+  return {
+    current,
+    previous,
+    slots,
+    nextRotationOn: formatUtc(EPOCH_MS + (k + 1) * periodMs - ISSUE_MARGIN_MS),
+  };
+}
+
+/**
+ * The longest a slot's credential can live, in days: issued up to ISSUE_MARGIN_DAYS before its generation
+ * begins (no startDate is sent, so it starts when issued) and ending 2 x rotationDays after that beginning.
+ */
+export function maxCredentialLifetimeDays(rotationDays: number): number {
+  validateRotationDays(rotationDays);
+  return 2 * rotationDays + ISSUE_MARGIN_DAYS;
 }
 
 /**
@@ -154,5 +184,6 @@ export const IDENTIFIER_EXPIRY_MIN_DAYS = 45;
  */
 export function identifierSecretExpiry(schedule: RotationSchedule, rotationDays: number): string {
   const days = Math.max(rotationDays, IDENTIFIER_EXPIRY_MIN_DAYS);
-  return formatUtc(Date.parse(schedule.nextRotationOn) + days * DAY_MS);
+  // From the boundary itself (when the previous slot expires), not from nextRotationOn a margin before it.
+  return formatUtc(Date.parse(schedule.previous.endDate) + days * DAY_MS);
 }

@@ -42,6 +42,13 @@ describe("configuration", () => {
     ]);
   });
 
+  it("validates allowOtherDeployers as a boolean, off by default", () => {
+    assert.equal(parseStackConfig(toRawConfig(baseConfig()), "dev").allowOtherDeployers, false);
+    assert.deepEqual(problems(baseConfig({ allowOtherDeployers: "yes" })), [
+      'smartspace-integration:allowOtherDeployers "yes": use true or false',
+    ]);
+  });
+
   it("ignores other namespaces (provider settings)", () => {
     const config = parseStackConfig(
       toRawConfig({ ...baseConfig(), "azure-native:location": "australiaeast", "azuread:tenantId": GUID }),
@@ -144,7 +151,7 @@ describe("configuration", () => {
       integration: [{ name: "other" }],
     });
     assert.deepEqual(problems(values).sort(), [
-      'smartspace-integration:integration [{"name":"other"}]: unknown key; expected one of smartspace-integration:smartspace, smartspace-integration:integrations, smartspace-integration:keyVault, smartspace-integration:deployerObjectId',
+      'smartspace-integration:integration [{"name":"other"}]: unknown key; expected one of smartspace-integration:smartspace, smartspace-integration:integrations, smartspace-integration:keyVault, smartspace-integration:deployerObjectId, smartspace-integration:allowOtherDeployers, smartspace-integration:alerts',
       "smartspace-integration:integrations[0].rotationdays 30: unknown key; expected one of name, displayName, owners, workspaces, rotationDays, secretReaders",
       'smartspace-integration:smartspace.rolename "Automation": unknown key; expected one of appClientId, appDisplayName, roleName, adminApiUrl, chatApiUrl, adminApiScope',
     ]);

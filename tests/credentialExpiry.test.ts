@@ -38,16 +38,18 @@ describe("credential-expiry", () => {
       at(8).findings.map((f) => f.kind),
       ["rotation-overdue"],
     );
-    // With 30-day periods the current secret has 30 days left at the boundary; half a period is the warning.
+    // With 30-day periods the current secret has 30 days left at the boundary, a day after nextRotationOn (the
+    // rotation takes effect a day early, rules/rotation.ts); half a period is the warning.
+    assert.equal(at(15).findings.length, 1);
     assert.deepEqual(
-      at(15).findings.map((f) => f.kind),
+      at(16).findings.map((f) => f.kind),
       ["expiring", "rotation-overdue"],
     );
     assert.deepEqual(
-      at(31).findings.map((f) => f.kind),
+      at(32).findings.map((f) => f.kind),
       ["expired", "rotation-overdue"],
     );
-    assert.match(at(31).findings[0].message, /expired 1\.0 days ago/);
+    assert.match(at(32).findings[0].message, /expired 1\.0 days ago/);
   });
 
   it("does not alarm every period for a short rotation, nor wait past its expiry", () => {

@@ -1,6 +1,6 @@
 import * as assert from "node:assert/strict";
 import { KEY_VAULT_SECRETS_USER_ROLE_ID, roleAssignmentName } from "../components/integrationCredentials";
-import { mockPasswordValue, SUBSCRIPTION_ID, TENANT_ID } from "./support/azureMocks";
+import { MockTenant, mockPasswordValue, SUBSCRIPTION_ID, TENANT_ID } from "./support/azureMocks";
 import { baseConfig, READER_OBJECT_ID } from "./support/fixtures";
 import { runProgram } from "./support/program";
 
@@ -10,11 +10,13 @@ const SECRET = "azure-native:keyvault:Secret";
 const ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment";
 const APP = "azuread:index/application:Application";
 
-// Period arithmetic for rotationDays 90 from the 2024-01-01 epoch: period 10 runs 2026-06-19 .. 2026-09-17,
-// so on 2026-08-01 slot a (even) holds the current generation 10 and slot b the previous generation 9.
+// Period arithmetic for rotationDays 90 from the 2024-01-01 epoch: period 10 runs 2026-06-19 .. 2026-09-17
+// and is in effect from a day before each boundary (rules/rotation.ts), so on 2026-08-01 slot a (even) holds
+// the current generation 10 and slot b the previous generation 9.
 const NOW = new Date("2026-08-01T10:00:00Z");
-const LATER_SAME_PERIOD = new Date("2026-09-16T23:59:59Z");
-const NEXT_PERIOD = new Date("2026-09-17T00:00:01Z");
+const LATER_SAME_PERIOD = new Date("2026-09-15T23:59:59Z");
+const NEXT_PERIOD = new Date("2026-09-16T00:00:00Z");
+const BOUNDARY = Date.parse("2026-09-17T00:00:00Z");
 
 describe("credentials", () => {
   it("issues two password slots on the application resource ID, ending with their generations", async () => {
@@ -43,7 +45,7 @@ describe("credentials", () => {
     assert.ok(a.additionalSecretOutputs.includes("value"), "the password value is a secret output");
 
     assert.equal(integration.secretExpiresOn, "2026-12-16T00:00:00Z");
-    assert.equal(integration.nextRotationOn, "2026-09-17T00:00:00Z");
+    assert.equal(integration.nextRotationOn, "2026-09-16T00:00:00Z", "a day before slot b expires");
   });
 
   it("stores the current slot's password as a secret Key Vault secret that expires with the slot", async () => {
@@ -122,9 +124,16 @@ describe("credentials", () => {
     assert.ok(expires - NOW.getTime() > 45 * 86_400_000);
   });
 
-  it("switches the stored secret to the other slot after a boundary, replacing only the older slot", async () => {
-    const before = await runProgram(baseConfig(), { now: LATER_SAME_PERIOD });
-    const after = await runProgram(baseConfig(), { now: NEXT_PERIOD });
+  it("switches the stored secret to the other slot at the next rotation, replacing only the older slot", async () => {
+    const tenant = new MockTenant();
+    const credential = (slot: string) =>
+      tenant.stack.get(`${PASSWORD}::crm-sync-credentials-slot-${slot}`)?.id;
+    const before = await runProgram(baseConfig(), { now: LATER_SAME_PERIOD, tenant });
+    const [a, b] = [credential("a"), credential("b")];
+    const after = await runProgram(baseConfig(), { now: NEXT_PERIOD, tenant });
+    assert.equal(credential("a"), a, "the newer credential is kept");
+    assert.notEqual(credential("b"), b, "the older one is replaced");
+    assert.equal(tenant.passwords.size, 2);
     const slotA = (run: typeof before) => run.one(PASSWORD, "crm-sync-credentials-slot-a").inputs;
     const slotB = (run: typeof before) => run.one(PASSWORD, "crm-sync-credentials-slot-b").inputs;
     assert.deepEqual(slotA(after), slotA(before), "the newer slot is untouched");
@@ -134,12 +143,29 @@ describe("credentials", () => {
       (run.one(SECRET, "crm-sync-credentials-client-secret").inputs.properties as Record<string, unknown>)
         .value;
     assert.equal(stored(before), mockPasswordValue("crm-sync-credentials-slot-a"));
-    assert.equal(stored(after), mockPasswordValue("crm-sync-credentials-slot-b"));
+    assert.equal(stored(after), tenant.stack.get(`${PASSWORD}::crm-sync-credentials-slot-b`)?.state.value);
     // Same logical resource: the secret gets a new version, consumers keep the versionless URI.
     assert.equal(
       before.one(SECRET, "crm-sync-credentials-client-secret").urn,
       after.one(SECRET, "crm-sync-credentials-client-secret").urn,
     );
+  });
+
+  it("sends no end date that passes while a deployment started just before a boundary runs", async () => {
+    // The program starts 10 s before slot b's end date; its credentials reach Entra ID five minutes later.
+    const tenant = new MockTenant();
+    await runProgram(baseConfig(), {
+      now: new Date(BOUNDARY - 10_000),
+      deploymentDelayMs: 5 * 60_000,
+      tenant,
+    });
+    assert.equal(tenant.passwords.size, 2);
+    for (const { endDate, createdAt } of tenant.passwords.values()) {
+      assert.ok(
+        Date.parse(endDate) - Date.parse(createdAt) > 24 * 60 * 60_000,
+        `${endDate} from ${createdAt}`,
+      );
+    }
   });
 
   it("creates a vault with RBAC, soft delete (90 days) and purge protection, named from the stack", async () => {

@@ -1,5 +1,5 @@
 import * as assert from "node:assert/strict";
-import { DEPLOYER_OBJECT_ID, SMARTSPACE, TENANT_ID } from "./support/azureMocks";
+import { DEPLOYER_OBJECT_ID, MockTenant, SMARTSPACE, TENANT_ID } from "./support/azureMocks";
 import { baseConfig, OWNER_OBJECT_ID } from "./support/fixtures";
 import { runProgram } from "./support/program";
 
@@ -51,11 +51,11 @@ describe("integration identity", () => {
     assert.deepEqual(run.one(SP, "crm-sync-identity-sp").inputs.owners, expected);
   });
 
-  it("keeps owners identical whoever runs Pulumi, once deployerObjectId pins the deploy identity", async () => {
+  it("keeps owners identical whoever previews, once deployerObjectId pins the deploy identity", async () => {
     const person = "7a7a7a7a-1111-4222-8333-444455556666";
     const config = baseConfig({ deployerObjectId: DEPLOYER_OBJECT_ID.toUpperCase() });
     const pipeline = await runProgram(config);
-    const human = await runProgram(config, { runnerObjectId: person });
+    const human = await runProgram(config, { runnerObjectId: person, preview: true });
     for (const [type, name] of [
       [APP, "crm-sync-identity-app"],
       [SP, "crm-sync-identity-sp"],
@@ -107,5 +107,85 @@ describe("integration identity", () => {
       (i) => i.token === "azuread:index/getServicePrincipal:getServicePrincipal",
     );
     assert.equal(lookups.length, 1);
+  });
+
+  describe("replacement", () => {
+    // `pulumi up --replace` (or an input change) with the same values: Graph keeps at most one of each.
+    for (const [type, name, graph] of [
+      [ROLE, "crm-sync-identity-role", (t: MockTenant) => t.appRoleAssignments],
+      [SP, "crm-sync-identity-sp", (t: MockTenant) => t.servicePrincipals],
+      [APP, "crm-sync-identity-app", (t: MockTenant) => t.applications],
+    ] as const) {
+      it(`deletes ${name} before re-creating it, since Graph refuses a duplicate`, async () => {
+        const tenant = new MockTenant();
+        await runProgram(baseConfig(), { tenant });
+        const id = tenant.stack.get(`${type}::${name}`)?.id;
+        assert.ok(id);
+        await runProgram(baseConfig(), { tenant });
+        assert.equal(tenant.stack.get(`${type}::${name}`)?.id, id, "a plain second run replaces nothing");
+
+        await runProgram(baseConfig(), { tenant, replace: [name] });
+        assert.notEqual(tenant.stack.get(`${type}::${name}`)?.id, id, "replaced");
+        assert.equal(graph(tenant).size, 1, "exactly one left in the directory");
+        assert.equal(tenant.appRoleAssignments.size, 1);
+      });
+    }
+  });
+
+  describe("pulumi up by another identity than deployerObjectId", () => {
+    const person = "7a7a7a7a-1111-4222-8333-444455556666";
+
+    it("stops before declaring any resource, naming both identities and the ways forward", async () => {
+      const tenant = new MockTenant();
+      await assert.rejects(
+        runProgram(baseConfig({ deployerObjectId: DEPLOYER_OBJECT_ID }), { runnerObjectId: person, tenant }),
+        (error: Error & { registeredResources?: unknown[] }) => {
+          assert.match(
+            error.message,
+            new RegExp(
+              `runs as ${person}, but smartspace-integration:deployerObjectId is ${DEPLOYER_OBJECT_ID}`,
+            ),
+          );
+          assert.match(error.message, new RegExp(`run \`pulumi up\` as ${DEPLOYER_OBJECT_ID}`));
+          assert.match(error.message, /tenant-wide application rights .*allowOtherDeployers to true/);
+          assert.deepEqual(error.registeredResources, [], "nothing declared, not even a component");
+          return true;
+        },
+      );
+      assert.equal(tenant.applications.size, 0);
+    });
+
+    it("would otherwise half-deploy: an identity with ownership-only rights loses them mid-run", async () => {
+      // What the stop prevents, shown with the check switched off for an identity that lacks tenant-wide rights.
+      const tenant = new MockTenant();
+      await assert.rejects(
+        runProgram(baseConfig({ deployerObjectId: DEPLOYER_OBJECT_ID, allowOtherDeployers: true }), {
+          runnerObjectId: person,
+          tenant,
+        }),
+        /403 \(403 Forbidden\) with error: Authorization_RequestDenied/,
+      );
+      const [application] = [...tenant.applications.values()];
+      assert.deepEqual(
+        [...application.owners],
+        [DEPLOYER_OBJECT_ID],
+        "created, and no longer owned by the runner",
+      );
+      assert.equal(tenant.passwords.size, 0, "so no credential could be added");
+    });
+
+    it("deploys when allowOtherDeployers is set and the identity has tenant-wide rights", async () => {
+      const tenant = new MockTenant();
+      const run = await runProgram(
+        baseConfig({ deployerObjectId: DEPLOYER_OBJECT_ID, allowOtherDeployers: true }),
+        {
+          runnerObjectId: person,
+          runnerRights: "tenant",
+          tenant,
+        },
+      );
+      assert.deepEqual(run.one(APP, "crm-sync-identity-app").inputs.owners, [DEPLOYER_OBJECT_ID]);
+      assert.equal(tenant.passwords.size, 2);
+    });
   });
 });

@@ -30,6 +30,9 @@ const T = {
   vault: "azure-native:keyvault:Vault",
   secret: "azure-native:keyvault:Secret",
   roleAssignment: "azure-native:authorization:RoleAssignment",
+  actionGroup: "azure-native:monitor:ActionGroup",
+  systemTopic: "azure-native:eventgrid:SystemTopic",
+  systemTopicEventSubscription: "azure-native:eventgrid:SystemTopicEventSubscription",
 } as const;
 
 /** The pack config a production stack's pipeline writes, as the config writer builds it. */
@@ -72,6 +75,7 @@ const fullConfig = baseConfig({
     },
     { name: "billing-bot", rotationDays: 30, workspaces: [WORKSPACE_A], secretReaders: [READER_OBJECT_ID] },
   ],
+  alerts: { emails: ["platform-team@contoso.com"] },
 });
 
 /** Every resource the real program declares, as the engine sends them to the pack. */
@@ -264,6 +268,37 @@ describe("policy pack", () => {
         }),
       ]);
       assert.match(message, /properties\.attributes\.expires is undefined/);
+    });
+    it("refuses expiry alerts that could do more than notify", async () => {
+      const byType = (type: string) => {
+        const found = declared.find((item) => item.type === type);
+        assert.ok(found, type);
+        return found;
+      };
+      const group = byType(T.actionGroup);
+      const topic = byType(T.systemTopic);
+      const subscription = byType(T.systemTopicEventSubscription);
+      const messages = await check(POLICY.expiryAlerts, [
+        renamed(group, "webhook", {
+          ...group.props,
+          webhookReceivers: [{ name: "x", serviceUri: "https://x" }],
+        }),
+        renamed(topic, "storage-topic", { ...topic.props, topicType: "Microsoft.Storage.StorageAccounts" }),
+        renamed(subscription, "to-webhook", {
+          ...subscription.props,
+          destination: { endpointType: "WebHook", endpointUrl: "https://collector.example.com" },
+        }),
+        renamed(subscription, "every-event", {
+          ...subscription.props,
+          filter: { includedEventTypes: ["Microsoft.KeyVault.SecretNewVersionCreated"] },
+        }),
+      ]);
+      assert.equal(messages.length, 5, messages.join("\n"));
+      assert.match(messages.join("\n"), /webhookReceivers is set/);
+      assert.match(messages.join("\n"), /topicType is "Microsoft\.Storage\.StorageAccounts"/);
+      assert.match(messages.join("\n"), /deliver only to MonitorAlert/);
+      assert.match(messages.join("\n"), /forward only Key Vault expiry events/);
+      assert.match(messages.join("\n"), /no StringIn filter on subject/);
     });
   });
 

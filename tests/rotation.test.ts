@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import {
+  ISSUE_MARGIN_DAYS,
   MAX_ROTATION_DAYS,
   MIN_ROTATION_DAYS,
   ROTATION_EPOCH,
@@ -11,6 +12,7 @@ import {
 } from "../rules/rotation";
 
 const DAY_MS = 24 * 60 * 60 * 1000;
+const MARGIN_MS = DAY_MS;
 const EPOCH_MS = Date.parse("2024-01-01T00:00:00Z");
 const RFC3339_UTC_SECONDS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
 
@@ -23,9 +25,12 @@ const rotationDaysArb = fc.integer({ min: MIN_ROTATION_DAYS, max: MAX_ROTATION_D
 
 const ms = (date: string): number => Date.parse(date);
 
-/** An instant `offsetMs` into period k, computed independently of the code under test. */
+/**
+ * An instant `offsetMs` into the time period k is in effect (from a day before its boundary), computed
+ * independently of the code under test.
+ */
 function instantInPeriod(k: number, rotationDays: number, offsetMs: number): Date {
-  return new Date(EPOCH_MS + k * rotationDays * DAY_MS + offsetMs);
+  return new Date(EPOCH_MS + k * rotationDays * DAY_MS - MARGIN_MS + offsetMs);
 }
 // Periods whose start lies between 2025 and 2100 for every rotationDays in range.
 const periodIndex = (rotationDays: number): fc.Arbitrary<number> =>
@@ -34,12 +39,19 @@ const periodIndex = (rotationDays: number): fc.Arbitrary<number> =>
     max: Math.floor((ms("2100-01-01T00:00:00Z") - EPOCH_MS) / (rotationDays * DAY_MS)),
   });
 
-function assertValidAt(slot: SlotSchedule, now: Date): void {
+/**
+ * A slot a deployment starting at `now` may send: its generation has begun by the time the credential can reach
+ * Entra ID, and it ends at least the margin after `now`, so a slow deployment never sends an end date in the past.
+ */
+function assertIssuableAt(slot: SlotSchedule, now: Date): void {
   assert.ok(
-    ms(slot.startDate) <= now.getTime(),
-    `${slot.slot} starts ${slot.startDate} after ${now.toISOString()}`,
+    ms(slot.startDate) <= now.getTime() + MARGIN_MS,
+    `${slot.slot} starts ${slot.startDate}, more than the margin after ${now.toISOString()}`,
   );
-  assert.ok(now.getTime() < ms(slot.endDate), `${slot.slot} ended ${slot.endDate} at ${now.toISOString()}`);
+  assert.ok(
+    ms(slot.endDate) - now.getTime() >= MARGIN_MS,
+    `${slot.slot} ends ${slot.endDate}, less than the margin after ${now.toISOString()}`,
+  );
 }
 
 function other(schedule: RotationSchedule, slot: "a" | "b"): SlotSchedule {
@@ -48,14 +60,33 @@ function other(schedule: RotationSchedule, slot: "a" | "b"): SlotSchedule {
 
 describe("rotationSchedule", () => {
   describe("invariants at random instants (2025..2100, rotationDays 7..180)", () => {
-    it("both slots are valid at every instant", () => {
+    it("the margin is one day", () => {
+      assert.equal(ISSUE_MARGIN_DAYS, 1);
+    });
+
+    it("both slots end at least the margin after every instant, and have begun by then", () => {
       fc.assert(
         fc.property(instants, rotationDaysArb, (now, days) => {
           const s = rotationSchedule(now, days);
-          assertValidAt(s.slots.a, now);
-          assertValidAt(s.slots.b, now);
+          assertIssuableAt(s.slots.a, now);
+          assertIssuableAt(s.slots.b, now);
         }),
         { numRuns: 2000 },
+      );
+    });
+
+    it("the last instants before a boundary declare no slot ending at it", () => {
+      fc.assert(
+        fc.property(
+          rotationDaysArb.chain((days) =>
+            fc.tuple(fc.constant(days), periodIndex(days), fc.integer({ min: 1, max: MARGIN_MS })),
+          ),
+          ([days, k, before]) => {
+            const boundary = EPOCH_MS + k * days * DAY_MS;
+            const s = rotationSchedule(new Date(boundary - before), days);
+            assert.ok(ms(s.slots.a.endDate) > boundary && ms(s.slots.b.endDate) > boundary);
+          },
+        ),
       );
     });
 
@@ -69,12 +100,14 @@ describe("rotationSchedule", () => {
       );
     });
 
-    it("no credential lives longer than 2 x rotationDays, and each lives exactly that long", () => {
+    it("each generation spans 2 x rotationDays, and nothing issued lives longer than that plus the margin", () => {
       fc.assert(
         fc.property(instants, rotationDaysArb, (now, days) => {
           const s = rotationSchedule(now, days);
           for (const slot of [s.slots.a, s.slots.b]) {
             assert.equal(ms(slot.endDate) - ms(slot.startDate), 2 * days * DAY_MS);
+            // Issued now (no startDate is sent), it lives from now to its end date.
+            assert.ok(ms(slot.endDate) - now.getTime() <= 2 * days * DAY_MS + MARGIN_MS);
           }
         }),
       );
@@ -86,6 +119,7 @@ describe("rotationSchedule", () => {
           const s = rotationSchedule(now, days);
           assert.equal(ms(s.current.startDate) - ms(s.previous.startDate), days * DAY_MS);
           assert.ok(now.getTime() - ms(s.current.startDate) < days * DAY_MS);
+          assert.ok(ms(s.current.startDate) - now.getTime() <= MARGIN_MS);
           assert.equal(s.current.generation, s.previous.generation + 1);
           assert.notEqual(s.current.slot, s.previous.slot);
           assert.equal(s.slots[s.current.slot], s.current);
@@ -94,13 +128,13 @@ describe("rotationSchedule", () => {
       );
     });
 
-    it("periods are aligned to the epoch and nextRotationOn is when the previous slot expires", () => {
+    it("periods are aligned to the epoch and nextRotationOn is the margin before the previous slot expires", () => {
       fc.assert(
         fc.property(instants, rotationDaysArb, (now, days) => {
           const s = rotationSchedule(now, days);
           assert.equal((ms(s.current.startDate) - EPOCH_MS) % (days * DAY_MS), 0);
-          assert.equal(s.nextRotationOn, s.previous.endDate);
-          assert.equal(ms(s.nextRotationOn) - ms(s.current.startDate), days * DAY_MS);
+          assert.equal(ms(s.previous.endDate) - ms(s.nextRotationOn), MARGIN_MS);
+          assert.equal(ms(s.nextRotationOn) + MARGIN_MS - ms(s.current.startDate), days * DAY_MS);
           assert.ok(now.getTime() < ms(s.nextRotationOn));
         }),
       );
@@ -157,7 +191,7 @@ describe("rotationSchedule", () => {
           ([days, k]) => {
             const before = rotationSchedule(instantInPeriod(k, days, days * DAY_MS - 1), days);
             const after = rotationSchedule(instantInPeriod(k + 1, days, 0), days);
-            assert.equal(after.current.startDate, before.nextRotationOn);
+            assert.equal(ms(after.current.startDate) - ms(before.nextRotationOn), MARGIN_MS);
             // The slot that was current keeps its generation, dates and rotateWhenChanged: no replacement.
             assert.deepEqual(after.previous, before.current);
             assert.deepEqual(
@@ -178,41 +212,41 @@ describe("rotationSchedule", () => {
     });
   });
 
-  describe("worked examples (epoch 2024-01-01T00:00:00Z)", () => {
+  describe("worked examples (epoch 2024-01-01T00:00:00Z, margin 1 day)", () => {
     // rotationDays = 30; ranges are [startDate, endDate).
     //   now                    slot a                       slot b                       current  next rotation
-    //   2024-01-01T00:00:00Z   g0  2024-01-01..2024-03-01   g-1 2023-12-02..2024-01-31   a        2024-01-31
-    //   2024-01-30T23:59:59Z   g0  2024-01-01..2024-03-01   g-1 2023-12-02..2024-01-31   a        2024-01-31
-    //   2024-01-31T00:00:00Z   g0  2024-01-01..2024-03-01   g1  2024-01-31..2024-03-31   b        2024-03-01
-    //   2024-03-01T00:00:00Z   g2  2024-03-01..2024-04-30   g1  2024-01-31..2024-03-31   a        2024-03-31
+    //   2024-01-01T00:00:00Z   g0  2024-01-01..2024-03-01   g-1 2023-12-02..2024-01-31   a        2024-01-30
+    //   2024-01-29T23:59:59Z   g0  2024-01-01..2024-03-01   g-1 2023-12-02..2024-01-31   a        2024-01-30
+    //   2024-01-30T00:00:00Z   g0  2024-01-01..2024-03-01   g1  2024-01-31..2024-03-31   b        2024-02-29
+    //   2024-02-29T00:00:00Z   g2  2024-03-01..2024-04-30   g1  2024-01-31..2024-03-31   a        2024-03-30
     const cases: Array<[string, [number, string, string], [number, string, string], "a" | "b", string]> = [
       [
         "2024-01-01T00:00:00Z",
         [0, "2024-01-01T00:00:00Z", "2024-03-01T00:00:00Z"],
         [-1, "2023-12-02T00:00:00Z", "2024-01-31T00:00:00Z"],
         "a",
-        "2024-01-31T00:00:00Z",
+        "2024-01-30T00:00:00Z",
       ],
       [
-        "2024-01-30T23:59:59Z",
+        "2024-01-29T23:59:59Z",
         [0, "2024-01-01T00:00:00Z", "2024-03-01T00:00:00Z"],
         [-1, "2023-12-02T00:00:00Z", "2024-01-31T00:00:00Z"],
         "a",
-        "2024-01-31T00:00:00Z",
+        "2024-01-30T00:00:00Z",
       ],
       [
-        "2024-01-31T00:00:00Z",
+        "2024-01-30T00:00:00Z",
         [0, "2024-01-01T00:00:00Z", "2024-03-01T00:00:00Z"],
         [1, "2024-01-31T00:00:00Z", "2024-03-31T00:00:00Z"],
         "b",
-        "2024-03-01T00:00:00Z",
+        "2024-02-29T00:00:00Z",
       ],
       [
-        "2024-03-01T00:00:00Z",
+        "2024-02-29T00:00:00Z",
         [2, "2024-03-01T00:00:00Z", "2024-04-30T00:00:00Z"],
         [1, "2024-01-31T00:00:00Z", "2024-03-31T00:00:00Z"],
         "a",
-        "2024-03-31T00:00:00Z",
+        "2024-03-30T00:00:00Z",
       ],
     ];
     for (const [now, [ga, sa, ea], [gb, sb, eb], current, next] of cases) {
@@ -239,7 +273,7 @@ describe("rotationSchedule", () => {
         startDate: "2024-12-26T00:00:00Z",
         endDate: "2025-06-24T00:00:00Z",
       });
-      assert.equal(s.nextRotationOn, "2025-06-24T00:00:00Z");
+      assert.equal(s.nextRotationOn, "2025-06-23T00:00:00Z");
       assert.deepEqual(rotateWhenChanged(s.current), { generation: "5" });
       assert.deepEqual(rotateWhenChanged(s.previous), { generation: "4" });
     });
@@ -264,8 +298,8 @@ describe("rotationSchedule", () => {
         startDate: "2025-05-25T00:00:00Z",
         endDate: "2025-07-24T00:00:00Z",
       });
-      assertValidAt(at30.slots.a, now);
-      assertValidAt(at30.slots.b, now);
+      assertIssuableAt(at30.slots.a, now);
+      assertIssuableAt(at30.slots.b, now);
     });
 
     it("the epoch itself is the documented constant", () => {
@@ -277,7 +311,8 @@ describe("rotationSchedule", () => {
     const now = new Date("2025-06-15T12:00:00Z");
 
     it("accepts the bounds 7 and 180", () => {
-      assert.equal(rotationSchedule(now, 7).current.generation, 75);
+      // 531.5 days after the epoch, plus the margin: 532.5 / 7 = 76.07.
+      assert.equal(rotationSchedule(now, 7).current.generation, 76);
       assert.equal(rotationSchedule(now, 180).current.generation, 2);
     });
 

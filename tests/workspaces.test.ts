@@ -1,5 +1,5 @@
 import * as assert from "node:assert/strict";
-import { SMARTSPACE } from "./support/azureMocks";
+import { MockTenant, SMARTSPACE } from "./support/azureMocks";
 import { baseConfig, WORKSPACE_A, WORKSPACE_B } from "./support/fixtures";
 import { runProgram } from "./support/program";
 
@@ -79,5 +79,17 @@ describe("workspace access in the stack", () => {
     const grant = run.one(GRANT, `crm-sync-workspace-${WORKSPACE_A}`);
     assert.ok(!JSON.stringify(grant.inputs).includes(token));
     assert.ok(!JSON.stringify(run.outputs).includes(token));
+  });
+
+  it("keeps the grant when it is replaced: the grant is an upsert, so the old one must go first", async () => {
+    // A create-before-delete replacement (`pulumi up --replace`) would PUT the grant that already exists, then
+    // DELETE it as the old resource: the workspace would lose the integration while state says it has access.
+    const tenant = new MockTenant();
+    const config = baseConfig({ integrations: [{ name: "crm-sync", workspaces: [WORKSPACE_A] }] });
+    await runProgram(config, { tenant });
+    const run = await runProgram(config, { tenant, replace: [`crm-sync-workspace-${WORKSPACE_A}`] });
+    const grant = run.one(GRANT, `crm-sync-workspace-${WORKSPACE_A}`);
+    assert.deepEqual([...tenant.workspaceGrants], [`${WORKSPACE_A}/${String(grant.inputs.principalId)}`]);
+    assert.equal(grant.deleteBeforeReplace, true);
   });
 });

@@ -5,6 +5,10 @@
  *
  * IDs are derived from the resource's type and name, never from randomness or time, so evaluating the same
  * program twice yields identical inputs (what a second `pulumi up` sees).
+ *
+ * A `pulumi up` (not a preview) also goes through a {@link MockTenant}: the directory and subscription as Graph
+ * and ARM keep them, with the rules that make real deployments fail (ownership-only rights, duplicates Graph
+ * refuses, credential end dates), plus the stack's state so that consecutive runs model consecutive updates.
  */
 import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
@@ -13,6 +17,8 @@ export const TENANT_ID = "72f988bf-86f1-41af-91ab-2d7cd011db47";
 export const SUBSCRIPTION_ID = "6c1f8b42-5a3e-4d0a-9c1e-2f4b7a9d3e10";
 export const DEPLOYER_OBJECT_ID = "0b6a2d43-7f4e-4c8e-9a51-3d2f1e0c9b87";
 export const DEPLOYER_CLIENT_ID = "04b07795-8ddb-461a-bbee-02f9e1bf7b46";
+/** Region of the resource groups; azure-native gives a resource without `location` its group's region. */
+export const RESOURCE_GROUP_LOCATION = "australiaeast";
 
 /** The Smartspace enterprise app as found in a customer tenant. */
 export const SMARTSPACE = {
@@ -84,6 +90,34 @@ export interface MockOptions {
   readonly runnerObjectId?: string;
   /** Vaults that exist before the stack runs, by name (all in the subscription of {@link SUBSCRIPTION_ID}). */
   readonly existingVaults?: Record<string, { enableRbacAuthorization: boolean }>;
+  /**
+   * Where the runner's application rights come from. `owner`: only from owning what it manages (Application
+   * Developer, `Application.ReadWrite.OwnedBy`: what the README recommends for pipelines), the default.
+   * `tenant`: tenant-wide (Cloud Application Administrator, `Application.ReadWrite.All`).
+   */
+  readonly runnerRights?: "owner" | "tenant";
+  /**
+   * The directory and stack state a `pulumi up` starts from. Pass the same tenant to consecutive runs to model
+   * consecutive updates. Default: an empty tenant and a new stack.
+   */
+  readonly tenant?: MockTenant;
+  /**
+   * Event Grid system topics that exist before the stack runs, by name (in resource group `rg-shared` unless
+   * given): e.g. one another tool created on an existing vault.
+   */
+  readonly existingSystemTopics?: Record<
+    string,
+    { source: string; topicType: string; resourceGroupName?: string }
+  >;
+  /** Logical names of resources to replace, as `pulumi up --replace <urn>` does. */
+  readonly replace?: readonly string[];
+  /** How long after the program starts its resources reach the providers (a slow deployment). Default: 0. */
+  readonly deploymentDelayMs?: number;
+}
+
+/** What the engine tells a provider about a registration that the mocks cannot see in `MockResourceArgs`. */
+export interface RegistrationLookup {
+  deleteBeforeReplace(type: string, name: string): boolean;
 }
 
 /** A GUID that is a pure function of its seed. */
@@ -111,16 +145,22 @@ function armResourceGroupId(resourceGroupName: string): string {
   return `/subscriptions/${SUBSCRIPTION_ID}/resourceGroups/${resourceGroupName}`;
 }
 
-function newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state: State } {
+/**
+ * The provider's answer for a resource: its ID and outputs. `instance` counts replacements of the same logical
+ * resource, so that a re-created object gets a new object ID as it does in Entra ID; 0 keeps the IDs every test
+ * has always seen.
+ */
+function newResource(args: pulumi.runtime.MockResourceArgs, instance = 0): { id: string; state: State } {
   const inputs = args.inputs as State;
+  const seed = instance === 0 ? args.name : `${args.name}#${instance}`;
   if (!args.custom) {
     // Component resources have no provider: the engine records them with their (empty) inputs.
     return { id: "", state: inputs };
   }
   switch (args.type) {
     case "azuread:index/application:Application": {
-      const objectId = stableGuid("application-object", args.name);
-      const clientId = stableGuid("application-client", args.name);
+      const objectId = stableGuid("application-object", seed);
+      const clientId = stableGuid("application-client", seed);
       return {
         id: `/applications/${objectId}`,
         state: {
@@ -133,7 +173,7 @@ function newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state
       };
     }
     case "azuread:index/servicePrincipal:ServicePrincipal": {
-      const objectId = stableGuid("service-principal-object", args.name);
+      const objectId = stableGuid("service-principal-object", seed);
       return {
         id: `/servicePrincipals/${objectId}`,
         state: {
@@ -146,7 +186,7 @@ function newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state
       };
     }
     case "azuread:index/appRoleAssignment:AppRoleAssignment": {
-      const assignmentId = stableGuid("app-role-assignment", args.name);
+      const assignmentId = stableGuid("app-role-assignment", seed);
       return {
         id: `/servicePrincipals/${String(inputs.resourceObjectId)}/appRoleAssignedTo/${assignmentId}`,
         state: {
@@ -158,12 +198,12 @@ function newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state
       };
     }
     case "azuread:index/applicationPassword:ApplicationPassword": {
-      const keyId = stableGuid("password-key", args.name);
+      const keyId = stableGuid("password-key", seed);
       const applicationObjectId = String(inputs.applicationId).replace(/^\/applications\//, "");
       return {
         // The azuread provider's ID for a password credential: <application object ID>/password/<key ID>.
         id: `${applicationObjectId}/password/${keyId}`,
-        state: { ...inputs, keyId, value: mockPasswordValue(args.name) },
+        state: { ...inputs, keyId, value: mockPasswordValue(seed) },
       };
     }
     case "random:index/randomString:RandomString": {
@@ -185,6 +225,7 @@ function newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state
           ...inputs,
           name: vaultName,
           type: "Microsoft.KeyVault/vaults",
+          location: inputs.location ?? RESOURCE_GROUP_LOCATION,
           properties: {
             ...properties,
             vaultUri: `https://${vaultName}.vault.azure.net/`,
@@ -257,6 +298,39 @@ function newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state
         state: { ...inputs, name, type: "Microsoft.Insights/diagnosticSettings" },
       };
     }
+    case "azure-native:monitor:ActionGroup": {
+      const name = String(inputs.actionGroupName ?? args.name);
+      return {
+        // ARM reports action groups under the lowercase provider namespace.
+        id: `${armResourceGroupId(String(inputs.resourceGroupName))}/providers/microsoft.insights/actionGroups/${name}`,
+        state: { ...inputs, name, type: "Microsoft.Insights/ActionGroups" },
+      };
+    }
+    case "azure-native:eventgrid:SystemTopic": {
+      const name = String(inputs.systemTopicName ?? args.name);
+      return {
+        id: `${armResourceGroupId(String(inputs.resourceGroupName))}/providers/Microsoft.EventGrid/systemTopics/${name}`,
+        state: {
+          ...inputs,
+          name,
+          type: "Microsoft.EventGrid/systemTopics",
+          metricResourceId: stableGuid("system-topic-metrics", seed),
+          provisioningState: "Succeeded",
+        },
+      };
+    }
+    case "azure-native:eventgrid:SystemTopicEventSubscription": {
+      const name = String(inputs.eventSubscriptionName ?? args.name);
+      return {
+        id: `${armResourceGroupId(String(inputs.resourceGroupName))}/providers/Microsoft.EventGrid/systemTopics/${String(inputs.systemTopicName)}/eventSubscriptions/${name}`,
+        state: {
+          ...inputs,
+          name,
+          type: "Microsoft.EventGrid/systemTopics/eventSubscriptions",
+          provisioningState: "Succeeded",
+        },
+      };
+    }
     case "pulumi-nodejs:dynamic/smartspace:WorkspaceAccess": {
       return {
         id: `${String(inputs.workspaceId)}/${String(inputs.principalId)}`,
@@ -268,7 +342,331 @@ function newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state
   }
 }
 
-function call(args: pulumi.runtime.MockCallArgs, options: MockOptions): Record<string, unknown> {
+/** Inputs whose change makes the provider replace the resource (Terraform `ForceNew`, ARM name segments). */
+const REPLACE_ON_CHANGE: Record<string, readonly string[]> = {
+  // terraform-provider-azuread: only template_id is ForceNew on azuread_application.
+  "azuread:index/application:Application": ["templateId"],
+  "azuread:index/servicePrincipal:ServicePrincipal": ["clientId"],
+  // Every input of azuread_app_role_assignment is ForceNew (approleassignments/app_role_assignment_resource.go).
+  "azuread:index/appRoleAssignment:AppRoleAssignment": ["appRoleId", "principalObjectId", "resourceObjectId"],
+  "azuread:index/applicationPassword:ApplicationPassword": [
+    "applicationId",
+    "displayName",
+    "startDate",
+    "endDate",
+    "rotateWhenChanged",
+  ],
+  "azure-native:keyvault:Vault": ["resourceGroupName", "vaultName", "location"],
+  "azure-native:keyvault:Secret": ["resourceGroupName", "vaultName", "secretName"],
+  "azure-native:authorization:RoleAssignment": [
+    "scope",
+    "roleAssignmentName",
+    "principalId",
+    "roleDefinitionId",
+  ],
+};
+
+/**
+ * Providers whose diff asks to delete first when inputs force a replacement: azure-native for every resource
+ * not named randomly (provider/pkg/provider/provider.go, Diff; this stack names all of its ARM resources), and
+ * the WorkspaceAccess provider (providers/workspaceAccess.ts).
+ */
+function providerDeletesFirst(type: string): boolean {
+  return type.startsWith("azure-native:") || type === "pulumi-nodejs:dynamic/smartspace:WorkspaceAccess";
+}
+
+interface StackEntry {
+  readonly type: string;
+  readonly id: string;
+  readonly inputs: State;
+  readonly state: State;
+  /** How many times this logical resource has been replaced. */
+  readonly instance: number;
+}
+
+/** A Graph or ARM refusal, worded as the provider reports it. */
+function refused(message: string): Error {
+  return new Error(message);
+}
+
+const FORBIDDEN =
+  "unexpected status 403 (403 Forbidden) with error: Authorization_RequestDenied: Insufficient privileges to complete the operation.";
+
+/**
+ * The tenant and subscription a `pulumi up` acts on, and the stack's state. Graph and ARM rules modelled here
+ * are the ones real deployments trip over; each cites where the behaviour comes from.
+ */
+export class MockTenant {
+  /** Applications by object ID. */
+  readonly applications = new Map<
+    string,
+    { displayName: string; clientId: string; owners: Set<string>; createdAt: number }
+  >();
+  /** Service principals by object ID. */
+  readonly servicePrincipals = new Map<string, { clientId: string; owners: Set<string> }>();
+  /** App role assignments by ID. */
+  readonly appRoleAssignments = new Map<
+    string,
+    { principalId: string; resourceId: string; appRoleId: string }
+  >();
+  /** Password credentials by `<application object ID>/password/<key ID>`. */
+  readonly passwords = new Map<string, { endDate: string; createdAt: string }>();
+  /** Event Grid system topics by resource ID. */
+  readonly systemTopics = new Map<string, { source: string; topicType: string }>();
+  /**
+   * `GET /policies/defaultAppManagementPolicy` as Graph answers it. Default: a tenant's untouched default
+   * (microsoft-graph-docs-contrib, api-reference/v1.0/api/tenantappmanagementpolicy-get.md).
+   */
+  appManagementPolicy: unknown = {
+    id: "00000000-0000-0000-0000-000000000000",
+    displayName: "Default app management tenant policy",
+    isEnabled: false,
+    applicationRestrictions: { passwordCredentials: [], keyCredentials: [] },
+    servicePrincipalRestrictions: { passwordCredentials: [], keyCredentials: [] },
+  };
+  /** Whether the deployer may read policies (Policy.Read.All). */
+  canReadPolicies = true;
+  /** Smartspace workspace grants, as `<workspace ID>/<principal ID>`. */
+  readonly workspaceGrants = new Set<string>();
+  /** The stack's state, by `<type>::<logical name>`. */
+  readonly stack = new Map<string, StackEntry>();
+
+  /** What `pulumi up` does with one registration: same, update, create, or replace in the order asked for. */
+  up(
+    args: pulumi.runtime.MockResourceArgs,
+    options: MockOptions,
+    registrations?: RegistrationLookup,
+  ): { id: string; state: State } {
+    const key = `${args.type}::${args.name}`;
+    const inputs = args.inputs as State;
+    const previous = this.stack.get(key);
+    if (previous !== undefined && !this.mustReplace(args, previous, options)) {
+      const { state } = newResource(args, previous.instance);
+      this.stack.set(key, { ...previous, inputs, state });
+      return { id: previous.id, state };
+    }
+    // pulumi/pulumi pkg/resource/deploy/step_generator.go: a replacement creates the new resource before deleting
+    // the old one unless the deleteBeforeReplace option or the provider's diff asks for the opposite. A targeted
+    // replacement (`--replace`) skips the provider's diff, so there only the option counts.
+    const targeted = options.replace?.includes(args.name) ?? false;
+    const deleteFirst =
+      previous !== undefined &&
+      ((registrations?.deleteBeforeReplace(args.type, args.name) ?? false) ||
+        (!targeted && providerDeletesFirst(args.type)));
+    if (previous !== undefined && deleteFirst) this.remove(previous);
+    const instance = previous === undefined ? 0 : previous.instance + 1;
+    const created = newResource(args, instance);
+    this.create(args.type, inputs, created, options);
+    if (previous !== undefined && !deleteFirst) this.remove(previous);
+    this.stack.set(key, { type: args.type, id: created.id, inputs, state: created.state, instance });
+    return created;
+  }
+
+  /** The state a preview reports: what the stack holds, or what a create would return. */
+  preview(args: pulumi.runtime.MockResourceArgs): { id: string; state: State } {
+    const previous = this.stack.get(`${args.type}::${args.name}`);
+    return previous ?? newResource(args);
+  }
+
+  private mustReplace(
+    args: pulumi.runtime.MockResourceArgs,
+    previous: StackEntry,
+    options: MockOptions,
+  ): boolean {
+    if (options.replace?.includes(args.name)) return true;
+    const inputs = args.inputs as State;
+    return (REPLACE_ON_CHANGE[args.type] ?? []).some(
+      (key) => JSON.stringify(inputs[key]) !== JSON.stringify(previous.inputs[key]),
+    );
+  }
+
+  private create(
+    type: string,
+    inputs: State,
+    created: { id: string; state: State },
+    options: MockOptions,
+  ): void {
+    const runner = (options.runnerObjectId ?? DEPLOYER_OBJECT_ID).toLowerCase();
+    const ownsApplication = (objectId: string) =>
+      options.runnerRights === "tenant" || (this.applications.get(objectId)?.owners.has(runner) ?? false);
+    const owners = () =>
+      new Set(((inputs.owners as string[] | undefined) ?? []).map((id) => id.toLowerCase()));
+    switch (type) {
+      case "azuread:index/application:Application": {
+        const displayName = String(inputs.displayName);
+        if (inputs.preventDuplicateNames === true) {
+          // application_resource.go checks at apply time, so a create-before-delete replacement finds the old app.
+          const existing = [...this.applications].find(([, app]) => app.displayName === displayName);
+          if (existing !== undefined) {
+            throw refused(
+              `An existing "azuread_application" with name "${displayName}" (ID: "${existing[0]}") was found and \`prevent_duplicate_names\` was specified`,
+            );
+          }
+        }
+        // application_resource.go adds the caller as an owner for the create and, when `owners` does not list it,
+        // removes it again before the create returns: what remains is exactly `owners`.
+        this.applications.set(String(created.state.objectId), {
+          displayName,
+          clientId: String(created.state.clientId),
+          owners: owners(),
+          createdAt: Date.now() + (options.deploymentDelayMs ?? 0),
+        });
+        return;
+      }
+      case "azuread:index/servicePrincipal:ServicePrincipal": {
+        const clientId = String(inputs.clientId);
+        // service_principal_resource.go lists service principals by appId first and refuses a second one.
+        const existing = [...this.servicePrincipals].find(([, sp]) => sp.clientId === clientId);
+        if (existing !== undefined) {
+          throw refused(`A resource with the ID "${existing[0]}" already exists`);
+        }
+        // docs/resources/service_principal.md: with Application.ReadWrite.OwnedBy the caller must own the
+        // linked application.
+        const application = [...this.applications].find(([, app]) => app.clientId === clientId);
+        if (application === undefined || !ownsApplication(application[0])) {
+          throw refused(`Could not create service principal: ${FORBIDDEN}`);
+        }
+        // Same owner handling as applications (service_principal_resource.go).
+        this.servicePrincipals.set(String(created.state.objectId), { clientId, owners: owners() });
+        return;
+      }
+      case "azuread:index/appRoleAssignment:AppRoleAssignment": {
+        const assignment = {
+          principalId: String(inputs.principalObjectId),
+          resourceId: String(inputs.resourceObjectId),
+          appRoleId: String(inputs.appRoleId),
+        };
+        const duplicate = [...this.appRoleAssignments.values()].some(
+          (existing) =>
+            existing.principalId === assignment.principalId &&
+            existing.resourceId === assignment.resourceId &&
+            existing.appRoleId === assignment.appRoleId,
+        );
+        if (duplicate) {
+          throw refused(
+            "Could not create app role assignment: unexpected status 400 (400 Bad Request) with error: Request_BadRequest: Permission being assigned already exists on the object.",
+          );
+        }
+        this.appRoleAssignments.set(created.id, assignment);
+        return;
+      }
+      case "pulumi-nodejs:dynamic/smartspace:WorkspaceAccess":
+        // The admin API's grant is an idempotent PUT (providers/workspaceAccess.ts, create): granting what is
+        // already granted succeeds and adds nothing.
+        this.workspaceGrants.add(created.id);
+        return;
+      case "azure-native:eventgrid:SystemTopic": {
+        const source = String(inputs.source);
+        // Azure allows one system topic per source (MicrosoftDocs/azure-docs#97986 quotes the refusal).
+        if (
+          [...this.systemTopics.values()].some((topic) => topic.source.toLowerCase() === source.toLowerCase())
+        ) {
+          throw refused(
+            `Status=400 Code="InvalidRequest" Message="There is an existing tracked system topic for the given source ${source}. Only one system topic is allowed per source."`,
+          );
+        }
+        this.systemTopics.set(created.id, { source, topicType: String(inputs.topicType) });
+        return;
+      }
+      case "azuread:index/applicationPassword:ApplicationPassword": {
+        const applicationObjectId = String(inputs.applicationId).replace(/^\/applications\//, "");
+        const where = `Adding password for application with object ID "${applicationObjectId}"`;
+        if (!this.applications.has(applicationObjectId)) {
+          throw refused(`/applications/${applicationObjectId} was not found`);
+        }
+        // docs/resources/application_password.md: with Application.ReadWrite.OwnedBy the caller must own the
+        // application (the same holds for users whose only role is Application Developer).
+        if (!ownsApplication(applicationObjectId)) {
+          throw refused(`${where}: ${FORBIDDEN}`);
+        }
+        const createdAt = Date.now() + (options.deploymentDelayMs ?? 0);
+        const endDate = String(inputs.endDate);
+        // Graph refuses a credential that has already ended (hashicorp/terraform-provider-azuread#201:
+        // "Key credential end date is invalid").
+        if (Date.parse(endDate) <= createdAt) {
+          throw refused(
+            `${where}: unexpected status 400 (400 Bad Request) with error: KeyCredentialsInvalidEndDate: Key credential end date is invalid.`,
+          );
+        }
+        const limit = this.passwordLifetimeLimitMs(applicationObjectId);
+        if (limit !== undefined && Date.parse(endDate) - createdAt > limit) {
+          throw refused(
+            `${where}: unexpected status 400 (400 Bad Request) with error: CredentialInvalidLifetimeAsPerAppPolicy: Credential lifetime exceeds the max value allowed as per assigned policy.`,
+          );
+        }
+        this.passwords.set(created.id, { endDate, createdAt: new Date(createdAt).toISOString() });
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  /**
+   * The password lifetime the default policy allows this application, if any: an enabled policy's enabled
+   * `passwordLifetime` restriction applies to applications created on or after its date (null: all), per
+   * resources/passwordcredentialconfiguration.md. Only `P<n>D` durations, so the mock shares no parser with
+   * the code it tests.
+   */
+  private passwordLifetimeLimitMs(applicationObjectId: string): number | undefined {
+    const policy = this.appManagementPolicy as {
+      isEnabled?: boolean;
+      applicationRestrictions?: {
+        passwordCredentials?: {
+          restrictionType: string;
+          maxLifetime?: string | null;
+          restrictForAppsCreatedAfterDateTime?: string | null;
+          state?: string;
+        }[];
+      };
+    };
+    if (policy.isEnabled !== true) return undefined;
+    const appCreatedAt = this.applications.get(applicationObjectId)?.createdAt ?? 0;
+    const restriction = (policy.applicationRestrictions?.passwordCredentials ?? []).find(
+      (r) =>
+        r.restrictionType === "passwordLifetime" &&
+        r.state !== "disabled" &&
+        (r.restrictForAppsCreatedAfterDateTime == null ||
+          Date.parse(r.restrictForAppsCreatedAfterDateTime) <= appCreatedAt),
+    );
+    if (restriction === undefined) return undefined;
+    const days = /^P(\d+)D$/.exec(restriction.maxLifetime ?? "");
+    if (!days)
+      throw new Error(`azureMocks: use P<n>D for maxLifetime, got ${String(restriction.maxLifetime)}`);
+    return Number(days[1]) * 24 * 60 * 60 * 1000;
+  }
+
+  private remove(entry: StackEntry): void {
+    switch (entry.type) {
+      case "azuread:index/application:Application":
+        this.applications.delete(String(entry.state.objectId));
+        return;
+      case "azuread:index/servicePrincipal:ServicePrincipal":
+        this.servicePrincipals.delete(String(entry.state.objectId));
+        return;
+      case "azuread:index/appRoleAssignment:AppRoleAssignment":
+        this.appRoleAssignments.delete(entry.id);
+        return;
+      case "azuread:index/applicationPassword:ApplicationPassword":
+        this.passwords.delete(entry.id);
+        return;
+      case "azure-native:eventgrid:SystemTopic":
+        this.systemTopics.delete(entry.id);
+        return;
+      case "pulumi-nodejs:dynamic/smartspace:WorkspaceAccess":
+        this.workspaceGrants.delete(entry.id);
+        return;
+      default:
+        return;
+    }
+  }
+}
+
+function call(
+  args: pulumi.runtime.MockCallArgs,
+  options: MockOptions,
+  tenant: MockTenant,
+): Record<string, unknown> {
   const inputs = args.inputs as State;
   switch (args.token) {
     case "azuread:index/getClientConfig:getClientConfig":
@@ -309,6 +707,25 @@ function call(args: pulumi.runtime.MockCallArgs, options: MockOptions): Record<s
           enablePurgeProtection: true,
           vaultUri: `https://${vaultName}.vault.azure.net/`,
         },
+      };
+    }
+    case "azure-native:eventgrid:getSystemTopic": {
+      const id = `${armResourceGroupId(String(inputs.resourceGroupName))}/providers/Microsoft.EventGrid/systemTopics/${String(inputs.systemTopicName)}`;
+      const topic = [...tenant.systemTopics].find(([key]) => key.toLowerCase() === id.toLowerCase());
+      if (!topic) {
+        throw new Error(`The Resource '${id}' was not found (ResourceNotFound)`);
+      }
+      return {
+        id: topic[0],
+        name: String(inputs.systemTopicName),
+        type: "Microsoft.EventGrid/systemTopics",
+        location: RESOURCE_GROUP_LOCATION,
+        source: topic[1].source,
+        topicType: topic[1].topicType,
+        provisioningState: "Succeeded",
+        metricResourceId: stableGuid("system-topic-metrics", id),
+        azureApiVersion: "2025-02-15",
+        systemData: {},
       };
     }
     default:
@@ -370,15 +787,28 @@ function withoutUndefined<T>(value: T): T {
   return value;
 }
 
-export function azureMocks(options: MockOptions = {}): pulumi.runtime.Mocks {
+export function azureMocks(
+  options: MockOptions = {},
+  registrations?: RegistrationLookup,
+): pulumi.runtime.Mocks {
+  const tenant = options.tenant ?? new MockTenant();
+  for (const [name, topic] of Object.entries(options.existingSystemTopics ?? {})) {
+    const id = `${armResourceGroupId(topic.resourceGroupName ?? "rg-shared")}/providers/Microsoft.EventGrid/systemTopics/${name}`;
+    tenant.systemTopics.set(id, { source: topic.source, topicType: topic.topicType });
+  }
   return {
     newResource: (args) => {
-      const { id, state } = newResource(args);
+      // Component resources have no provider; a preview creates nothing.
+      const { id, state } = !args.custom
+        ? newResource(args)
+        : pulumi.runtime.isDryRun()
+          ? tenant.preview(args)
+          : tenant.up(args, options, registrations);
       return { id, state: withoutUndefined(state) };
     },
     call: (args) => {
       try {
-        return call(args, options);
+        return call(args, options, tenant);
       } catch (error) {
         // The engine reports a failed invoke as a gRPC error whose text is in `details`.
         throw Object.assign(error as Error, { details: (error as Error).message });

@@ -5,7 +5,10 @@
  */
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { azureMocks, MockOptions } from "./azureMocks";
+import { GraphClient } from "../../clients/graph";
+import { readTenantCredentialPolicy } from "../../clients/tenantPolicy";
+import { GraphEmulator, type GraphEmulatorOptions } from "../../tools/emulators/graphEmulator";
+import { azureMocks, MockOptions, MockTenant } from "./azureMocks";
 
 const PROJECT_ROOT = path.resolve(__dirname, "..", "..");
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";
@@ -124,16 +127,31 @@ function unwrapSecrets(value: unknown, at: string, secretPaths: string[]): unkno
   return value;
 }
 
-function clearProgramModules(): void {
-  for (const file of Object.keys(require.cache)) {
-    if (
-      file.startsWith(PROJECT_ROOT) &&
-      !file.includes(`${path.sep}node_modules${path.sep}`) &&
-      !file.includes(`${path.sep}tests${path.sep}`)
-    ) {
-      delete require.cache[file];
+function isProgramModule(file: string): boolean {
+  return (
+    file.startsWith(PROJECT_ROOT) &&
+    !file.includes(`${path.sep}node_modules${path.sep}`) &&
+    !file.includes(`${path.sep}tests${path.sep}`)
+  );
+}
+
+/**
+ * Unloads the project's modules so that the program is evaluated afresh, and returns a function that puts back
+ * the ones loaded before. Without the restore, a test helper loaded earlier (bound to one copy of, say,
+ * clients/http.ts) and a test file loaded later (bound to a fresh copy) would disagree on `instanceof`.
+ */
+function unloadProgramModules(): () => void {
+  const saved = Object.fromEntries(Object.entries(require.cache).filter(([file]) => isProgramModule(file)));
+  const unload = () => {
+    for (const file of Object.keys(require.cache)) {
+      if (isProgramModule(file)) delete require.cache[file];
     }
-  }
+  };
+  unload();
+  return () => {
+    unload();
+    Object.assign(require.cache, saved);
+  };
 }
 
 async function settle(): Promise<void> {
@@ -149,7 +167,15 @@ export async function runProgram(config: StackConfigValues, options: RunOptions 
   const stack = options.stack ?? "dev";
   const resources: RecordedResource[] = [];
   const invokes: { token: string; inputs: Record<string, unknown> }[] = [];
-  const baseMocks = azureMocks(options);
+  // What the engine knows of each registration's options, for the mocks' model of replacements.
+  const deleteBeforeReplace = new Map<string, boolean>();
+  const tenant = options.tenant ?? new MockTenant();
+  const baseMocks = azureMocks(
+    { ...options, tenant },
+    {
+      deleteBeforeReplace: (type, name) => deleteBeforeReplace.get(`${type}::${name}`) ?? false,
+    },
+  );
   // Raw inputs per resource, secrets still marked. The engine copies "secretness" from inputs to same-named
   // outputs (recursing into objects present on both sides), as its provider plugin does; the mocks do the
   // same so that tests see the secretness a real deployment's outputs have.
@@ -167,6 +193,12 @@ export async function runProgram(config: StackConfigValues, options: RunOptions 
   };
   await pulumi.runtime.setMocks(mocks, "smartspace-integration", stack, options.preview ?? false);
   pulumi.runtime.setAllConfig(toRawConfig(config));
+
+  // Errors raised inside apply() or by a failed registration surface as unhandled rejections, exactly as
+  // they fail `pulumi up`; turn them into this run's rejection instead of a hang.
+  let failProgram: (error: unknown) => void = () => undefined;
+  const failed = new Promise<never>((_, reject) => (failProgram = reject));
+  failed.catch(() => undefined);
 
   type Request = {
     getType(): string;
@@ -188,8 +220,16 @@ export async function runProgram(config: StackConfigValues, options: RunOptions 
   const register = monitor.registerResource.bind(monitor);
   monitor.registerResource = (req, cb) => {
     rawInputs.set(`${req.getType()}::${req.getName()}`, req.getObject()?.toJavaScript() ?? {});
+    deleteBeforeReplace.set(`${req.getType()}::${req.getName()}`, req.getDeletebeforereplace());
     register(req, (err, res) => {
-      if (!err) {
+      if (err) {
+        // The engine fails the update when a provider refuses any resource, even one nothing else waits for.
+        failProgram(
+          new Error(
+            `failed to register new resource ${req.getName()} [${req.getType()}]: ${(err as Error).message}`,
+          ),
+        );
+      } else {
         const secretInputs: string[] = [];
         const inputs = unwrapSecrets(req.getObject()?.toJavaScript() ?? {}, "", secretInputs) as Record<
           string,
@@ -225,14 +265,26 @@ export async function runProgram(config: StackConfigValues, options: RunOptions 
     if (value === undefined) delete process.env[key];
     else process.env[key] = value;
   }
-  // Errors raised inside apply() or by a failed registration surface as unhandled rejections, exactly as
-  // they fail `pulumi up`; turn them into this run's rejection instead of a hang.
-  let failProgram: (error: unknown) => void = () => undefined;
-  const failed = new Promise<never>((_, reject) => (failProgram = reject));
-  failed.catch(() => undefined);
   const onUnhandled = (error: unknown) => failProgram(error);
   process.on("unhandledRejection", onUnhandled);
+  // Graph over local HTTPS, answering from the mock tenant: the program's tenant-policy check runs the real
+  // client against it.
+  const graph = await GraphEmulator.start<GraphEmulator, GraphEmulatorOptions>({
+    defaultAppManagementPolicy: () => tenant.appManagementPolicy,
+    canReadPolicies: () => tenant.canReadPolicies,
+  });
+  const readTenantPolicy = () =>
+    readTenantCredentialPolicy(
+      new GraphClient({
+        baseUrl: `${graph.url}/v1.0`,
+        agent: graph.agent(),
+        credential: {
+          getToken: async () => ({ token: graph.graphToken, expiresOnTimestamp: Date.now() + 3_600_000 }),
+        },
+      }),
+    );
   const RealDate = globalThis.Date;
+  let restoreModules = () => undefined as void;
   if (options.now) {
     const fixed = options.now.getTime();
     globalThis.Date = class extends RealDate {
@@ -246,11 +298,21 @@ export async function runProgram(config: StackConfigValues, options: RunOptions 
     } as DateConstructor;
   }
   try {
-    clearProgramModules();
+    restoreModules = unloadProgramModules();
     let program: Record<string, unknown>;
     try {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
-      program = require(path.join(PROJECT_ROOT, "index")) as Record<string, unknown>;
+      const entry = require(path.join(PROJECT_ROOT, "index")) as unknown;
+      // As the Pulumi language host does (cmd/run/run.js): an exported function is called and awaited, and
+      // what it returns becomes the stack outputs.
+      program = (
+        typeof entry === "function"
+          ? await Promise.race([
+              (entry as (options: unknown) => Promise<unknown>)({ readTenantPolicy }),
+              failed,
+            ])
+          : entry
+      ) as Record<string, unknown>;
     } catch (error) {
       // Let anything the program managed to start registering arrive, so tests can assert there was none.
       await new Promise((resolve) => setTimeout(resolve, 50));
@@ -260,6 +322,8 @@ export async function runProgram(config: StackConfigValues, options: RunOptions 
     const secretOutputs: string[] = [];
     const resolved = await Promise.race([new Promise<unknown>((resolve) => exported.apply(resolve)), failed]);
     await Promise.race([settle(), failed]);
+    // A registration that failed while settling is reported as an unhandled rejection on a later tick.
+    await Promise.race([new Promise((resolve) => setImmediate(resolve)), failed]);
     const outputs = await collectSecretPaths(program, resolved as Record<string, unknown>, secretOutputs);
     return {
       resources,
@@ -280,6 +344,8 @@ export async function runProgram(config: StackConfigValues, options: RunOptions 
       },
     };
   } finally {
+    await graph.close();
+    restoreModules();
     globalThis.Date = RealDate;
     process.off("unhandledRejection", onUnhandled);
     for (const [key, value] of Object.entries(savedEnv)) {

@@ -68,7 +68,13 @@ process.on("unhandledRejection", (error) => {
       new pulumi.CustomResource("bench:index:Trivial", `trivial-${i}`, { value: i });
     }
   } else {
-    require(path.resolve(target));
+    // As cmd/run/run.js does: an exported function is the program, called and awaited. The tenant-policy read
+    // is answered in-process (a disabled policy): the benchmark measures program evaluation, not Graph, and
+    // must not reach for real credentials.
+    const entry = require(path.resolve(target));
+    if (typeof entry === "function") {
+      await entry({ readTenantPolicy: async () => ({ enabled: false }) });
+    }
   }
   await pulumi.runtime.waitForRPCs();
   const elapsedMs = Number(process.hrtime.bigint() - start) / 1e6;

@@ -1,6 +1,8 @@
 /**
  * A local stand-in for the part of Microsoft Graph that the credential inventory reads: applications and
- * service principals with their password and key credentials, owners and federated identity credentials.
+ * service principals with their password and key credentials, owners and federated identity credentials;
+ * and the tenant's default app management policy (`GET /v1.0/policies/defaultAppManagementPolicy`), which
+ * the program checks credential lifetimes against.
  * Served by the emulator core of ./smartspaceEmulator.ts (HTTPS on 127.0.0.1, router, fault injection,
  * recorded requests), under /v1.0 like Graph; the core's Smartspace admin routes are present but unused.
  *
@@ -57,7 +59,22 @@ export interface GraphEmulatorOptions extends SmartspaceEmulatorOptions {
   readonly forbiddenTokens?: readonly string[];
   /** Items per page of a collection (Graph's default is 100). */
   readonly pageSize?: number;
+  /**
+   * The tenant's default app management policy as Graph returns it, read at each request. Default: an untouched
+   * tenant's (disabled, no restrictions; microsoft-graph-docs-contrib tenantappmanagementpolicy-get.md).
+   */
+  readonly defaultAppManagementPolicy?: () => unknown;
+  /** Whether the caller may read policies (Policy.Read.All); when not, Graph's 403. Default: yes. */
+  readonly canReadPolicies?: () => boolean;
 }
+
+const UNTOUCHED_POLICY = {
+  id: "00000000-0000-0000-0000-000000000000",
+  displayName: "Default app management tenant policy",
+  isEnabled: false,
+  applicationRestrictions: { passwordCredentials: [], keyCredentials: [] },
+  servicePrincipalRestrictions: { passwordCredentials: [], keyCredentials: [] },
+};
 
 type Kind = "applications" | "servicePrincipals";
 
@@ -82,6 +99,7 @@ export class GraphEmulator extends SmartspaceEmulator {
           auth,
         );
     }
+    this.router.add("GET", "/v1.0/policies/defaultAppManagementPolicy", () => this.defaultPolicy(), auth);
     this.router.add(
       "GET",
       "/v1.0/applications/:id/federatedIdentityCredentials",
@@ -119,6 +137,23 @@ export class GraphEmulator extends SmartspaceEmulator {
       );
     }
     return undefined;
+  }
+
+  private defaultPolicy(): RouteResult {
+    if (this.graphOptions.canReadPolicies?.() === false) {
+      return graphError(
+        403,
+        "Authorization_RequestDenied",
+        "Insufficient privileges to complete the operation.",
+      );
+    }
+    return {
+      status: 200,
+      body: {
+        "@odata.context": `${this.url}/v1.0/$metadata#policies/defaultAppManagementPolicy/$entity`,
+        ...((this.graphOptions.defaultAppManagementPolicy?.() ?? UNTOUCHED_POLICY) as object),
+      },
+    };
   }
 
   private find(kind: Kind, id: string): GraphObject | undefined {
