@@ -51,21 +51,24 @@ const deployed = config.integrations.map(
       smartspaceServicePrincipalObjectId: smartspace.servicePrincipalObjectId,
       appRoleId: smartspace.appRoleId,
       tenantId: client.tenantId,
-      owners: integration.owners,
+      owners: [...integration.owners],
       deployerObjectId,
+      credential: integration.credential,
       vault: {
         resourceGroupName: vault.resourceGroupName,
         vaultName: vault.vaultName,
         subscriptionId: vault.subscriptionId,
+        vaultUri: vault.vaultUri,
       },
-      rotationDays: integration.rotationDays,
-      secretReaders: integration.secretReaders,
       workspaces: integration.workspaces,
       adminApi,
     }),
 );
 
-/** Per integration, keyed by name: the IDs and Key Vault URIs a consumer needs. Never a secret value. */
+/**
+ * Per integration, keyed by name: its credential type and what a consumer of that type needs (IDs, Key Vault
+ * URIs, certificate thumbprints, federated subjects, the managed identity). Never a secret value.
+ */
 export const integrations: Record<string, SmartspaceIntegration["outputs"]> = Object.fromEntries(
   deployed.map((integration, index) => [config.integrations[index].name, integration.outputs]),
 );
