@@ -56,7 +56,8 @@ export class ManagedIdentityPrincipal extends pulumi.ComponentResource implement
           location: args.create.location,
           tags: { "managed-by": "pulumi", "pulumi-stack": pulumi.getStack() },
         },
-        { parent: this },
+        // Its name is fixed, so a replacement (another group or region) must delete the old identity first.
+        { parent: this, deleteBeforeReplace: true },
       );
       principalId = this.identity.principalId;
       this.clientId = this.identity.clientId;

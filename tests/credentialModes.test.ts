@@ -6,7 +6,6 @@
 import * as assert from "node:assert/strict";
 import {
   APPLICATION_PRINCIPAL,
-  mockPasswordValue,
   SUBSCRIPTION_ID,
   SYSTEM_ASSIGNED_IDENTITY,
   TENANT_ID,
@@ -345,6 +344,7 @@ describe("credential type managedIdentity", () => {
     assert.equal(identity.inputs.resourceGroupName, "rg-smartspace-prod");
     assert.equal(identity.inputs.resourceName, "smartspace-crm-sync-prod");
     assert.equal(identity.inputs.location, "westeurope");
+    assert.equal(identity.deleteBeforeReplace, true, "its name is fixed: a replacement deletes first");
     const integration = integrationOf(run);
     const managed = integration.managedIdentity as Record<string, string>;
     assert.notEqual(managed.principalId, managed.clientId);
@@ -400,52 +400,27 @@ describe("credential type managedIdentity", () => {
   });
 });
 
-describe("credential types side by side", () => {
-  it("deploys all four in one stack and exports nothing secret", async () => {
-    const run = await runProgram(
-      baseConfig({
-        integrations: [
-          { name: "crm-sync", secretReaders: [READER_OBJECT_ID] },
-          { name: "onprem-agent", credential: { type: "certificate", rotationDays: 30 } },
-          {
-            name: "ci-bot",
-            credential: {
-              type: "federated",
-              subjects: [{ github: { repository: "contoso/crm", environment: "prod" } }],
-            },
-          },
-          {
-            name: "func-app",
-            credential: { type: "managedIdentity", principalId: USER_ASSIGNED_IDENTITY.principalId },
-          },
-        ],
-      }),
-      { now: NOW },
-    );
-    const integrations = run.outputs.integrations as Outputs;
-    assert.deepEqual(
-      Object.fromEntries(Object.entries(integrations).map(([name, value]) => [name, value.credentialType])),
+describe("switching an integration between application-based types", () => {
+  it("keeps the application and the stored IDs with their reader grants: the same resources, not new ones", async () => {
+    const urnsOf = (run: ProgramRun) =>
+      run.resources
+        .filter(
+          (r) => [APP, SECRET, ROLE_ASSIGNMENT, ROLE].includes(r.type) && !r.name.includes("client-secret"),
+        )
+        .filter((r) => !r.name.includes("certificate-reader"))
+        .map((r) => r.urn)
+        .sort();
+    const secret = await runProgram(withCredential({ type: "secret", readers: [READER_OBJECT_ID] }), {
+      now: NOW,
+    });
+    const certificate = await runProgram(
+      withCredential({ type: "certificate", readers: [READER_OBJECT_ID] }),
       {
-        "crm-sync": "secret",
-        "onprem-agent": "certificate",
-        "ci-bot": "federated",
-        "func-app": "managedIdentity",
+        now: NOW,
       },
     );
-    assert.deepEqual(run.secretOutputs, []);
-    const serialized = JSON.stringify(run.outputs);
-    for (const password of run.byType(PASSWORD)) {
-      assert.ok(!serialized.includes(mockPasswordValue(password.name)));
-    }
-    for (const version of run.byType(VERSION)) {
-      // The public certificate is registered with the application, but consumers get URIs and thumbprints.
-      assert.ok(!serialized.includes(String(version.inputs.certificateName) + "/"), "no versioned URI");
-    }
-    assert.doesNotMatch(serialized, /PRIVATE KEY/);
-    for (const [name, value] of Object.entries(integrations)) {
-      for (const key of ["clientId", "tenantId", "servicePrincipalObjectId", "displayName"]) {
-        assert.equal(typeof value[key], "string", `${name}.${key}`);
-      }
-    }
+    const expected = urnsOf(secret);
+    assert.equal(expected.length, 6, "application, role, two ID secrets and their two reader grants");
+    assert.deepEqual(urnsOf(certificate), expected);
   });
 });
