@@ -74,9 +74,10 @@ export class ClientCertificate extends pulumi.ComponentResource {
           certificateName,
           slot: slotName,
           generation: schedule.slots[slotName].generation,
+          rotationDays,
           subject: certificateSubject(args.integrationName),
           validityInMonths: certificateValidityMonths(rotationDays),
-          tags: { "smartspace-integration": args.integrationName, "rotation-days": String(rotationDays) },
+          tags: { "smartspace-integration": args.integrationName },
         },
         { parent: this, dependsOn },
       );

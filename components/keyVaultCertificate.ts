@@ -20,6 +20,8 @@ export interface KeyVaultCertificateArgs {
   readonly slot: "a" | "b";
   /** The rotation generation this version is issued for; a new generation is a new version. */
   readonly generation: number;
+  /** The rotation period, in days, the generation counts in. */
+  readonly rotationDays: number;
   /** `CN=<name>`. */
   readonly subject: pulumi.Input<string>;
   readonly validityInMonths: pulumi.Input<number>;
@@ -45,6 +47,7 @@ export class KeyVaultCertificate extends pulumi.dynamic.Resource {
   declare readonly certificateName: pulumi.Output<string>;
   declare readonly slot: pulumi.Output<"a" | "b">;
   declare readonly generation: pulumi.Output<string>;
+  declare readonly rotationDays: pulumi.Output<number>;
   declare readonly version: pulumi.Output<string>;
   declare readonly certificateId: pulumi.Output<string>;
   declare readonly secretId: pulumi.Output<string>;
@@ -66,6 +69,7 @@ export class KeyVaultCertificate extends pulumi.dynamic.Resource {
         certificateName: args.certificateName,
         slot: args.slot,
         generation: String(args.generation),
+        rotationDays: args.rotationDays,
         subject: args.subject,
         validityInMonths: args.validityInMonths,
         keySize: args.keySize ?? 2048,

@@ -20,6 +20,7 @@ import {
   KEY_VAULT_OBJECT_NAME,
   PEM_CONTENT_TYPE,
 } from "../rules/certificates";
+import { MAX_ROTATION_DAYS, MIN_ROTATION_DAYS } from "../rules/rotation";
 
 /** The resource's inputs as the provider receives them (after `check`). */
 export interface KeyVaultCertificateInputs {
@@ -29,6 +30,8 @@ export interface KeyVaultCertificateInputs {
   readonly slot: "a" | "b";
   /** The rotation generation this version is issued for (rules/rotation.ts), as a string. */
   readonly generation: string;
+  /** The rotation period the generation counts in: generation 10 of 90 days is not generation 10 of 30. */
+  readonly rotationDays: number;
   readonly subject: string;
   readonly validityInMonths: number;
   readonly keySize: number;
@@ -59,6 +62,7 @@ const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 /** Tags the provider sets on each version, so that a version issued but never recorded can be recognized. */
 const SLOT_TAG = "rotation-slot";
 const GENERATION_TAG = "rotation-generation";
+const ROTATION_DAYS_TAG = "rotation-days";
 const MANAGED_TAG = "managed-by";
 
 /** Changing these asks for another version: the resource is replaced (the new version first). */
@@ -67,6 +71,7 @@ const REPLACE_ON = [
   "certificateName",
   "slot",
   "generation",
+  "rotationDays",
   "subject",
   "validityInMonths",
   "keySize",
@@ -96,6 +101,12 @@ const CHECKS: Record<InputName, (value: unknown) => string | undefined> = {
     typeof value === "string" && /^-?\d+$/.test(value)
       ? undefined
       : `must be a whole number as a string, got ${JSON.stringify(value)}`,
+  rotationDays: (value) =>
+    Number.isInteger(value) &&
+    (value as number) >= MIN_ROTATION_DAYS &&
+    (value as number) <= MAX_ROTATION_DAYS
+      ? undefined
+      : `must be a whole number of days from ${MIN_ROTATION_DAYS} to ${MAX_ROTATION_DAYS}, got ${JSON.stringify(value)}`,
   subject: (value) =>
     typeof value === "string" && /^CN=[^,]+$/.test(value)
       ? undefined
@@ -282,7 +293,7 @@ export class KeyVaultCertificateProvider implements pulumi.dynamic.ResourceProvi
 
   /**
    * Disables the version (Key Vault cannot delete one version), with any other version issued for the same
-   * slot and generation (a create retried after its answer was lost), then deletes the certificate when no
+   * slot, generation and period (a create retried after its answer was lost), then deletes the certificate when no
    * enabled version is left: the last slot removed takes the certificate with it. The vault keeps the
    * deleted certificate for its soft-delete retention; nothing is purged.
    */
@@ -291,8 +302,7 @@ export class KeyVaultCertificateProvider implements pulumi.dynamic.ResourceProvi
     const name = props.certificateName;
     const versions = await client.listVersions(name);
     const mine = (version: { version?: string; tags?: Record<string, string> }) =>
-      version.version === props.version ||
-      (version.tags?.[SLOT_TAG] === props.slot && version.tags?.[GENERATION_TAG] === props.generation);
+      version.version === props.version || isFor(version, props);
     await client.setEnabled(name, props.version, false);
     for (const version of versions) {
       if (
@@ -326,17 +336,26 @@ function versionTags(inputs: KeyVaultCertificateInputs): Record<string, string> 
     [MANAGED_TAG]: "pulumi",
     [SLOT_TAG]: inputs.slot,
     [GENERATION_TAG]: inputs.generation,
+    [ROTATION_DAYS_TAG]: String(inputs.rotationDays),
   };
 }
 
 /** The tags of a version that the program sets, without the provider's own. */
 function userTags(actual: Readonly<Record<string, string>>): Record<string, string> {
-  const own = new Set([MANAGED_TAG, SLOT_TAG, GENERATION_TAG]);
+  const own = new Set([MANAGED_TAG, SLOT_TAG, GENERATION_TAG, ROTATION_DAYS_TAG]);
   return Object.fromEntries(Object.entries(actual).filter(([key]) => !own.has(key)));
 }
 
-function isFor(version: CertificateVersion, inputs: KeyVaultCertificateInputs): boolean {
-  return version.tags[SLOT_TAG] === inputs.slot && version.tags[GENERATION_TAG] === inputs.generation;
+/** Whether `version` was issued for the slot, generation and period of `inputs`. */
+function isFor(
+  version: { tags?: Readonly<Record<string, string>> },
+  inputs: Pick<KeyVaultCertificateInputs, "slot" | "generation" | "rotationDays">,
+): boolean {
+  return (
+    version.tags?.[SLOT_TAG] === inputs.slot &&
+    version.tags?.[GENERATION_TAG] === inputs.generation &&
+    version.tags?.[ROTATION_DAYS_TAG] === String(inputs.rotationDays)
+  );
 }
 
 function outputsOf(
@@ -349,6 +368,7 @@ function outputsOf(
     certificateName: inputs.certificateName,
     slot: inputs.slot,
     generation: inputs.generation,
+    rotationDays: inputs.rotationDays,
     subject: inputs.subject,
     validityInMonths: inputs.validityInMonths,
     keySize: inputs.keySize,

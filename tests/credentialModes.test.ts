@@ -181,6 +181,24 @@ describe("credential type certificate", () => {
     );
   });
 
+  it("issues new certificates into both slots when rotationDays changes, so no key is registered twice", async () => {
+    const changed = await runProgram(
+      withCredential(
+        { type: "certificate", rotationDays: 91, readers: [READER_OBJECT_ID] },
+        { workspaces: [WORKSPACE_A] },
+      ),
+      { now: NOW },
+    );
+    for (const slot of ["a", "b"]) {
+      const name = `crm-sync-credentials-certificate-version-${slot}`;
+      assert.equal(changed.one(VERSION, name).inputs.rotationDays, 91);
+      assert.notEqual(
+        changed.one(VERSION, name).inputs.rotationDays,
+        run.one(VERSION, name).inputs.rotationDays,
+      );
+    }
+  });
+
   it("stores no IDs in Key Vault without readers", async () => {
     const bare = await runProgram(withCredential({ type: "certificate", rotationDays: 30 }), { now: NOW });
     assert.equal(bare.byType(SECRET).length, 0);

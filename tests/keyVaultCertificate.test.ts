@@ -33,6 +33,7 @@ function inputs(overrides: Partial<KeyVaultCertificateInputs> = {}): KeyVaultCer
     certificateName: NAME,
     slot: "a",
     generation: "10",
+    rotationDays: 90,
     subject: "CN=smartspace-crm-sync",
     validityInMonths: 7,
     keySize: 2048,
@@ -72,6 +73,7 @@ describe("KeyVaultCertificateProvider.check and diff", () => {
         certificateName: "smartspace_crm",
         slot: "c" as "a",
         generation: "ten",
+        rotationDays: 365,
         subject: "smartspace",
         validityInMonths: 0,
         keySize: 1024,
@@ -79,7 +81,16 @@ describe("KeyVaultCertificateProvider.check and diff", () => {
     );
     assert.deepEqual(
       bad.failures?.map((f) => f.property),
-      ["vaultUrl", "certificateName", "slot", "generation", "subject", "validityInMonths", "keySize"],
+      [
+        "vaultUrl",
+        "certificateName",
+        "slot",
+        "generation",
+        "rotationDays",
+        "subject",
+        "validityInMonths",
+        "keySize",
+      ],
     );
   });
 
@@ -92,6 +103,8 @@ describe("KeyVaultCertificateProvider.check and diff", () => {
     });
     const rotated = await provider.diff("id", olds, inputs({ generation: "12" }));
     assert.deepEqual(rotated.replaces, ["generation"]);
+    const period = await provider.diff("id", olds, inputs({ rotationDays: 91 }));
+    assert.deepEqual(period.replaces, ["rotationDays"], "generation 10 of 91 days is another certificate");
     assert.equal(
       rotated.deleteBeforeReplace,
       false,
@@ -174,6 +187,7 @@ describe("KeyVaultCertificateProvider against the Key Vault emulator", () => {
       "managed-by": "pulumi",
       "rotation-slot": "a",
       "rotation-generation": "10",
+      "rotation-days": "90",
     });
 
     // The private key never left Key Vault: nothing read the secret, nothing returned holds a key.
@@ -192,6 +206,16 @@ describe("KeyVaultCertificateProvider against the Key Vault emulator", () => {
     const again = await provider.create(inputs({ vaultUrl: emulator.url }));
     assert.equal(emulator.certificates.get(NAME)?.versions.length, 2);
     assert.equal(again.outs?.version, emulator.certificates.get(NAME)?.versions.at(-1)?.version);
+  });
+
+  it("never takes over a version of another rotation period with the same generation number", async function () {
+    this.timeout(10_000);
+    const other = await provider.create(inputs({ vaultUrl: emulator.url, certificateName: "period-cert" }));
+    const changed = await provider.create(
+      inputs({ vaultUrl: emulator.url, certificateName: "period-cert", rotationDays: 91 }),
+    );
+    assert.notEqual(changed.outs?.version, other.outs?.version);
+    assert.equal(emulator.certificates.get("period-cert")?.versions.length, 2);
   });
 
   it("notices a version disabled by hand, enables it again, and applies tags", async () => {
@@ -329,6 +353,7 @@ describe("KeyVaultCertificate in state: the shim and its host", () => {
       certificateName: NAME,
       slot: "a",
       generation: 10,
+      rotationDays: 90,
       subject: "CN=smartspace-crm-sync",
       validityInMonths: 7,
     });
@@ -341,6 +366,7 @@ describe("KeyVaultCertificate in state: the shim and its host", () => {
       certificateName: NAME,
       slot: "a",
       generation: "10",
+      rotationDays: 90,
       subject: "CN=smartspace-crm-sync",
       validityInMonths: 7,
       keySize: 2048,

@@ -448,7 +448,7 @@ function keyVaultCertificateVersion(inputs: State): { id: string; state: State }
   const seed = `${name}|${String(inputs.slot)}|${String(inputs.generation)}`;
   const version = createHash("sha256").update(`kv-version|${seed}`).digest("hex").slice(0, 32);
   const der = createHash("sha512").update(`certificate|${seed}`).digest();
-  const rotationDays = Number((inputs.tags as Record<string, string> | undefined)?.["rotation-days"] ?? 90);
+  const rotationDays = Number(inputs.rotationDays);
   const issued = Date.parse(ROTATION_EPOCH) + Number(inputs.generation) * rotationDays * 86_400_000;
   const expires = new Date(issued);
   expires.setUTCMonth(expires.getUTCMonth() + Number(inputs.validityInMonths));

@@ -29,6 +29,7 @@ async function main(): Promise<void> {
           certificateName: "smartspace-serialize-client-cert",
           slot: "a",
           generation: 1,
+          rotationDays: 90,
           subject: "CN=smartspace-serialize",
           validityInMonths: 7,
         })
