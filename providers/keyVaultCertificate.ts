@@ -204,7 +204,7 @@ export class KeyVaultCertificateProvider implements pulumi.dynamic.ResourceProvi
   }
 
   /**
-   * Issues the version. A version of this slot and generation that is already the latest (issued by an
+   * Issues the version. A version of this slot, generation and period that is already the latest (issued by an
    * earlier run whose answer was lost) is taken over instead of issuing another.
    */
   async create(

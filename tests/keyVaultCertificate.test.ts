@@ -384,7 +384,7 @@ describe("KeyVaultCertificate in state: the shim and its host", () => {
     const emulator = await KeyVaultEmulator.start();
     const host = await startProviderHost({
       [KEYVAULT_TOKEN_ENV]: emulator.token,
-      [KEYVAULT_TIME_SCALE_ENV]: "0.05",
+      [KEYVAULT_TIME_SCALE_ENV]: "0.1",
       NODE_EXTRA_CA_CERTS: emulator.tls.caFile,
     });
     try {

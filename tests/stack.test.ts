@@ -93,6 +93,14 @@ describe("stack", () => {
     );
   });
 
+  it("evaluates the program afresh each run, keeping the layers below it loaded (one HttpError class per worker)", async () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const loaded = (require("../clients/http") as typeof import("../clients/http")).HttpError;
+    await runProgram(baseConfig());
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    assert.equal((require("../clients/http") as typeof import("../clients/http")).HttpError, loaded);
+  });
+
   it("exports what a verifier needs to check a token: the Smartspace audience and role value", async () => {
     const run = await runProgram(baseConfig());
     assert.equal(run.outputs.smartspaceAppClientId, SMARTSPACE.clientId);

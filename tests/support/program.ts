@@ -124,13 +124,16 @@ function unwrapSecrets(value: unknown, at: string, secretPaths: string[]): unkno
   return value;
 }
 
+/**
+ * Forgets the program's own modules (index.ts, program/, components/), so that the next require evaluates
+ * the program afresh. The layers below them (rules/, clients/, providers/) hold no program state and stay
+ * loaded: a test file in the same mocha worker may already hold their classes (HttpError, say), and a second
+ * copy would fail its `instanceof` checks.
+ */
 function clearProgramModules(): void {
+  const programFiles = ["index.ts", "program", "components"].map((entry) => path.join(PROJECT_ROOT, entry));
   for (const file of Object.keys(require.cache)) {
-    if (
-      file.startsWith(PROJECT_ROOT) &&
-      !file.includes(`${path.sep}node_modules${path.sep}`) &&
-      !file.includes(`${path.sep}tests${path.sep}`)
-    ) {
+    if (programFiles.some((entry) => file === entry || file.startsWith(`${entry}${path.sep}`))) {
       delete require.cache[file];
     }
   }

@@ -7,7 +7,8 @@
  * - challenge authentication: a request without a token gets 401 with `WWW-Authenticate: Bearer
  *   authorization="<authority>", resource="https://vault.azure.net"`, which the SDK answers with a token;
  * - create is long-running: `POST /certificates/{name}/create` answers 202 with a pending operation that
- *   reports `inProgress` for a number of polls before it completes and the new version becomes the latest;
+ *   reports `inProgress` (for some polls, and until the key pair exists) before it completes and the new
+ *   version becomes the latest;
  *   a self-signed version's `nbf` is ten minutes before it was issued, `exp` its validity later;
  * - an absent policy part gets Key Vault's defaults, including the AutoRenew lifetime action;
  * - versions: get one, get the latest (`/certificates/{name}/`), list, enable/disable and retag one;
@@ -66,6 +67,9 @@ interface Operation {
   readonly csr: string;
   readonly tags: Record<string, string>;
   readonly policy: Policy;
+  /** The version being issued, in the background as in Key Vault; set once its key and certificate exist. */
+  issued?: EmulatedVersion;
+  error?: { code: string; message: string };
 }
 
 export interface EmulatedCertificate {
@@ -85,7 +89,7 @@ export interface KeyVaultEmulatorOptions {
   /** Tokens that authenticate but hold no data-plane role (403 ForbiddenByRbac). */
   readonly forbiddenTokens?: readonly string[];
   readonly tenantId?: string;
-  /** Polls of a pending create that still report inProgress. Default 1. */
+  /** Polls of a pending create that still report inProgress (longer while the key is being made). Default 1. */
   readonly createPolls?: number;
   /** Polls of `/deletedcertificates/{name}` answering 404 after a delete. Default 1. */
   readonly deletePolls?: number;
@@ -314,7 +318,14 @@ export class KeyVaultEmulator {
     certificate.policy = policy;
     certificate.operation = operation;
     this.certificates.set(name, certificate);
-    if (operation.pollsLeft <= 0) await this.complete(certificate, operation);
+    // Issued in the background: the operation completes once the polls have passed and the key exists.
+    void this.issue(policy, operation.tags).then(
+      (version) => (operation.issued = version),
+      (err: unknown) => {
+        operation.status = "failed";
+        operation.error = { code: "CertificateIssuanceFailed", message: String(err) };
+      },
+    );
     return {
       status: 202,
       body: this.operationBody(name, operation),
@@ -331,14 +342,16 @@ export class KeyVaultEmulator {
     if (!certificate || !operation) {
       return error(404, "PendingCertificateNotFound", `Pending certificate not found: ${name}`);
     }
-    if (operation.status === "inProgress" && operation.pollsLeft-- <= 1) {
-      await this.complete(certificate, operation);
+    if (operation.status === "inProgress" && operation.pollsLeft-- <= 0 && operation.issued) {
+      certificate.versions.push(operation.issued);
+      operation.status = "completed";
     }
     return { status: 200, body: this.operationBody(name, operation) };
   }
 
-  private async complete(certificate: EmulatedCertificate, operation: Operation): Promise<void> {
-    const { x509_props: x509, key_props: key, secret_props: secret } = operation.policy;
+  /** A new version under `policy`: a fresh key pair and a self-signed certificate. */
+  private async issue(policy: Policy, tags: Record<string, string>): Promise<EmulatedVersion> {
+    const { x509_props: x509, key_props: key, secret_props: secret } = policy;
     const created = this.seconds();
     const notAfter = new Date(created * 1000);
     notAfter.setUTCMonth(notAfter.getUTCMonth() + x509.validity_months);
@@ -358,20 +371,19 @@ export class KeyVaultEmulator {
       ],
     });
     const x509Certificate = new X509Certificate(pems.cert);
-    certificate.versions.push({
+    return {
       version: randomBytes(16).toString("hex"),
       der: x509Certificate.raw,
       keyPem: pems.private,
       certPem: pems.cert,
       contentType: secret.contentType,
       enabled: true,
-      tags: { ...operation.tags },
+      tags: { ...tags },
       created,
       updated: created,
       nbf: Math.floor(Date.parse(x509Certificate.validFrom) / 1000),
       exp: Math.floor(Date.parse(x509Certificate.validTo) / 1000),
-    });
-    operation.status = "completed";
+    };
   }
 
   private operationBody(name: string, operation: Operation): Record<string, unknown> {
@@ -386,7 +398,9 @@ export class KeyVaultEmulator {
             status_details:
               "Pending certificate created. Certificate request is in progress. This may take some time based on the issuer provider. Please check again later.",
           }
-        : { target: `${this.url}certificates/${name}` }),
+        : {}),
+      ...(operation.status === "completed" ? { target: `${this.url}certificates/${name}` } : {}),
+      ...(operation.error ? { error: operation.error } : {}),
       request_id: operation.requestId,
     };
   }
