@@ -67,7 +67,7 @@ const EXPECTED = {
   scope: API_SCOPE_EXPECTED,
   nonEmptyString: "use a non-empty string",
   githubRepository: "use owner/repo as on GitHub, such as contoso/crm (matched exactly, case included)",
-  githubEnvironment: "use a GitHub environment name (1-255 characters, no ':' or surrounding spaces)",
+  githubEnvironment: "use a GitHub environment name (1-255 characters, no surrounding spaces)",
   issuer: `use the https:// issuer URL exactly as in the tokens' iss claim, trailing slash included (at most ${MAX_ISSUER_LENGTH} characters)`,
   subject: `use the tokens' sub claim exactly (1-${MAX_SUBJECT_LENGTH} characters, no surrounding spaces)`,
   kubernetesNamespace: "use a Kubernetes namespace name (1-63 lowercase letters, digits or '-')",
@@ -210,7 +210,7 @@ const githubEnvironment = z
   .string({ error: EXPECTED.githubEnvironment })
   .min(1, { error: EXPECTED.githubEnvironment })
   .max(255, { error: EXPECTED.githubEnvironment })
-  .refine((value) => value.trim() === value && !value.includes(":") && !/\p{Cc}/u.test(value), {
+  .refine((value) => value.trim() === value && !/\p{Cc}/u.test(value), {
     error: EXPECTED.githubEnvironment,
   });
 const issuer = z
