@@ -5,10 +5,15 @@ import * as pulumi from "@pulumi/pulumi";
 import { CredentialVault } from "./components/credentialVault";
 import { ExpiryAlerts } from "./components/expiryAlerts";
 import { SmartspaceIntegration } from "./components/smartspaceIntegration";
-import { loadStackConfig } from "./program/config";
+import { loadStackConfig, type StackConfig } from "./program/config";
 import { checkDeployer } from "./program/deployer";
 import { lookupSmartspaceApp } from "./program/smartspaceApp";
-import { checkTenantCredentialPolicy, type TenantPolicyReader } from "./program/tenantPolicy";
+import {
+  checkTenantCredentialPolicy,
+  type CredentialLifetime,
+  type TenantPolicyReader,
+} from "./program/tenantPolicy";
+import { DEFAULT_ROTATION_DAYS } from "./rules/rotation";
 import { smartspaceScope } from "./rules/scopes";
 
 // Validate everything before declaring anything: a bad key must not leave a half-built environment.
@@ -26,15 +31,7 @@ export = async (options: ProgramOptions = {}) => {
   const [client] = await Promise.all([
     // Looked up once per stack, not once per integration: large tenants declare many integrations.
     azuread.getClientConfig(),
-    checkTenantCredentialPolicy(
-      config.integrations.map((integration, index) => ({
-        integration: integration.name,
-        configKey: `smartspace-integration:integrations[${index}].rotationDays`,
-        kind: "password" as const,
-        rotationDays: integration.rotationDays,
-      })),
-      options.readTenantPolicy,
-    ),
+    checkTenantCredentialPolicy(credentialLifetimes(config.integrations), options.readTenantPolicy),
   ]);
   checkDeployer({
     runnerObjectId: client.objectId,
@@ -73,15 +70,15 @@ export = async (options: ProgramOptions = {}) => {
         smartspaceServicePrincipalObjectId: smartspace.servicePrincipalObjectId,
         appRoleId: smartspace.appRoleId,
         tenantId: client.tenantId,
-        owners: integration.owners,
+        owners: [...integration.owners],
         deployerObjectId,
+        credential: integration.credential,
         vault: {
           resourceGroupName: vault.resourceGroupName,
           vaultName: vault.vaultName,
           subscriptionId: vault.subscriptionId,
+          vaultUri: vault.vaultUri,
         },
-        rotationDays: integration.rotationDays,
-        secretReaders: integration.secretReaders,
         workspaces: integration.workspaces,
         adminApi,
       }),
@@ -105,14 +102,17 @@ export = async (options: ProgramOptions = {}) => {
               config.integrations[index].name,
               {
                 keyVaultObjectNames: integration.keyVaultObjectNames,
-                rotationDays: config.integrations[index].rotationDays,
+                rotationDays: renewalDays(config.integrations[index].credential),
               },
             ]),
           ),
         });
 
   return {
-    /** Per integration, keyed by name: the IDs and Key Vault URIs a consumer needs. Never a secret value. */
+    /**
+     * Per integration, keyed by name: its credential type and what a consumer of that type needs (IDs, Key
+     * Vault URIs, certificate thumbprints, federated subjects, the managed identity). Never a secret value.
+     */
     integrations: Object.fromEntries(
       deployed.map((integration, index) => [config.integrations[index].name, integration.outputs]),
     ) as Record<string, SmartspaceIntegration["outputs"]>,
@@ -130,3 +130,28 @@ export = async (options: ProgramOptions = {}) => {
       : { alerts: { actionGroupIds: alerts.actionGroupIds, systemTopicId: alerts.systemTopicId } }),
   };
 };
+
+/** The credentials whose lifetime the tenant's app management policy may limit: secrets and certificates. */
+function credentialLifetimes(integrations: StackConfig["integrations"]): CredentialLifetime[] {
+  return integrations.flatMap((integration, index) => {
+    const { credential } = integration;
+    if (credential.type !== "secret" && credential.type !== "certificate") {
+      return [];
+    }
+    return [
+      {
+        integration: integration.name,
+        configKey: `smartspace-integration:integrations[${index}].${credential.rotationDaysKey}`,
+        kind: credential.type === "secret" ? ("password" as const) : ("certificate" as const),
+        rotationDays: credential.rotationDays,
+      },
+    ];
+  });
+}
+
+/** How often an integration's Key Vault objects are renewed: its rotation, or the default for stored IDs. */
+function renewalDays(credential: StackConfig["integrations"][number]["credential"]): number {
+  return credential.type === "secret" || credential.type === "certificate"
+    ? credential.rotationDays
+    : DEFAULT_ROTATION_DAYS;
+}

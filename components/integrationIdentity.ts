@@ -1,5 +1,6 @@
 import * as azuread from "@pulumi/azuread";
 import * as pulumi from "@pulumi/pulumi";
+import type { IntegrationPrincipal } from "./integrationPrincipal";
 
 export interface IntegrationIdentityArgs {
   /** Display name of the app registration and its service principal. */
@@ -27,7 +28,7 @@ export interface IntegrationIdentityArgs {
  * no API permissions, no identifier URIs: it only calls Smartspace), its service principal, and the
  * Smartspace app role assigned to that service principal. Steps 1-3, 5 and 6 of the customer guide.
  */
-export class IntegrationIdentity extends pulumi.ComponentResource {
+export class IntegrationIdentity extends pulumi.ComponentResource implements IntegrationPrincipal {
   readonly application: azuread.Application;
   readonly servicePrincipal: azuread.ServicePrincipal;
   readonly roleAssignment: azuread.AppRoleAssignment;

@@ -8,7 +8,24 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { DEFAULT_ROTATION_DAYS, MAX_ROTATION_DAYS, MIN_ROTATION_DAYS } from "../rules/rotation";
+import {
+  FEDERATED_CREDENTIAL_NAME,
+  FEDERATED_CREDENTIAL_NAME_EXPECTED,
+  type FederatedSubject,
+  GITHUB_ACTIONS_ISSUER,
+  type GitHubRef,
+  MAX_FEDERATED_CREDENTIALS,
+  MAX_ISSUER_LENGTH,
+  MAX_SUBJECT_LENGTH,
+  githubCredentialName,
+  githubSubject,
+  kubernetesCredentialName,
+  kubernetesSubject,
+  managedIdentityCredentialName,
+} from "../rules/federated";
 import { GUID } from "../rules/ids";
+
+export type { FederatedSubject };
 import { API_SCOPE, API_SCOPE_EXPECTED } from "../rules/scopes";
 import { ENDPOINT_EXPECTED, isEndpoint } from "../rules/urls";
 
@@ -38,6 +55,15 @@ const ACTION_GROUP_ID =
   /^\/subscriptions\/[0-9a-f-]{36}\/resourceGroups\/[-\w.()]{1,90}\/providers\/microsoft\.insights\/actionGroups\/[^/]{1,260}$/i;
 const SYSTEM_TOPIC_ID =
   /^\/subscriptions\/[0-9a-f-]{36}\/resourceGroups\/[-\w.()]{1,90}\/providers\/Microsoft\.EventGrid\/systemTopics\/[a-zA-Z0-9-]{3,128}$/i;
+// GitHub: owner 1-39 letters, digits or hyphens (not leading); repository 1-100 letters, digits, '.', '-', '_'.
+const GITHUB_REPOSITORY = /^[A-Za-z0-9][A-Za-z0-9-]{0,38}\/(?!\.\.?$)[A-Za-z0-9._-]{1,100}$/;
+const GITHUB_REFS = ["environment", "branch", "tag", "pullRequest"] as const;
+// Kubernetes: a namespace is a DNS label, a service account name a DNS subdomain.
+const KUBERNETES_NAMESPACE = /^(?=.{1,63}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const KUBERNETES_SERVICE_ACCOUNT =
+  /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+// Azure: a user-assigned managed identity's name.
+const MANAGED_IDENTITY_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{2,127}$/;
 
 /** Human-readable expectations, reused as the schema's messages so each problem says what would be valid. */
 const EXPECTED = {
@@ -67,6 +93,14 @@ const EXPECTED = {
     "use an action group resource ID: /subscriptions/<subscription id>/resourceGroups/<group>/providers/microsoft.insights/actionGroups/<name>",
   systemTopicId:
     "use an Event Grid system topic resource ID: /subscriptions/<subscription id>/resourceGroups/<group>/providers/Microsoft.EventGrid/systemTopics/<name>",
+  githubRepository: "use owner/repo as on GitHub, such as contoso/crm (matched exactly, case included)",
+  githubEnvironment: "use a GitHub environment name (1-255 characters, no surrounding spaces)",
+  issuer: `use the https:// issuer URL exactly as in the tokens' iss claim, trailing slash included (at most ${MAX_ISSUER_LENGTH} characters)`,
+  subject: `use the tokens' sub claim exactly (1-${MAX_SUBJECT_LENGTH} characters, no surrounding spaces)`,
+  kubernetesNamespace: "use a Kubernetes namespace name (1-63 lowercase letters, digits or '-')",
+  kubernetesServiceAccount:
+    "use a Kubernetes service account name (1-253 lowercase letters, digits, '-' or '.')",
+  managedIdentityName: "use 3-128 letters, digits, '-' or '_', starting with a letter or digit",
 } as const;
 
 const guid = z.string({ error: EXPECTED.guid }).regex(GUID, { error: EXPECTED.guid });
@@ -227,24 +261,313 @@ const keyVaultSchema = z
     }
   });
 
-const integrationSchema = z.strictObject(
+const rotationDays = z
+  .number({ error: EXPECTED.rotationDays })
+  .int({ error: EXPECTED.rotationDays })
+  .min(MIN_ROTATION_DAYS, { error: EXPECTED.rotationDays })
+  .max(MAX_ROTATION_DAYS, { error: EXPECTED.rotationDays });
+const readers = uniqueList(guid, "reader object IDs");
+
+/** A key that exists for other credential types only: named, so the message can say why it does not apply. */
+const notApplicable = (why: string) => z.never({ error: why }).optional();
+const NO_ROTATION = {
+  federated: "does not apply to federated credentials: nothing is stored, so nothing rotates; remove it",
+  managedIdentity: "does not apply to a managed identity: Azure rotates its credentials; remove it",
+};
+
+/** A ref name as GitHub puts it in the subject (after refs/heads/ or refs/tags/). */
+const gitRefName = (what: "branch" | "tag") => {
+  const expected = `use a ${what} name such as ${what === "branch" ? "main" : "v1.2.0"}, without refs/${what === "branch" ? "heads" : "tags"}/ and without wildcards (federated credentials match exactly)`;
+  return z
+    .string({ error: expected })
+    .min(1, { error: expected })
+    .max(255, { error: expected })
+    .refine((value) => !/\s|[*?[\]:~^\\]|\.\.|^refs\/|^-|\/$|^\/|\.lock$/.test(value), { error: expected });
+};
+const githubEnvironment = z
+  .string({ error: EXPECTED.githubEnvironment })
+  .min(1, { error: EXPECTED.githubEnvironment })
+  .max(255, { error: EXPECTED.githubEnvironment })
+  .refine((value) => value.trim() === value && !/\p{Cc}/u.test(value), {
+    error: EXPECTED.githubEnvironment,
+  });
+const issuer = z
+  .string({ error: EXPECTED.issuer })
+  .max(MAX_ISSUER_LENGTH, { error: EXPECTED.issuer })
+  .refine((value) => value.trim() === value && isEndpoint(value), { error: EXPECTED.issuer });
+const subject = z
+  .string({ error: EXPECTED.subject })
+  .min(1, { error: EXPECTED.subject })
+  .max(MAX_SUBJECT_LENGTH, { error: EXPECTED.subject })
+  .refine((value) => value.trim() === value, { error: EXPECTED.subject });
+
+const githubSchema = z
+  .strictObject(
+    {
+      repository: z
+        .string({ error: EXPECTED.githubRepository })
+        .regex(GITHUB_REPOSITORY, { error: EXPECTED.githubRepository }),
+      environment: githubEnvironment.optional(),
+      branch: gitRefName("branch").optional(),
+      tag: gitRefName("tag").optional(),
+      pullRequest: z.literal(true, { error: "use true (trust pull_request runs), or remove it" }).optional(),
+    },
+    { error: "use an object with repository and one of environment, branch, tag or pullRequest" },
+  )
+  .superRefine((value, ctx) => {
+    const given = GITHUB_REFS.filter((key) => value[key] !== undefined);
+    if (given.length !== 1) {
+      ctx.addIssue({
+        code: "custom",
+        path: given.length === 0 ? [] : [given[1]],
+        input: given.length === 0 ? value : value[given[1]],
+        message: `use exactly one of ${GITHUB_REFS.join(", ")}: each trusts different runs, so list them as separate subjects`,
+      });
+    }
+  });
+
+const kubernetesSchema = z.strictObject(
   {
-    name: z
-      .string({ error: EXPECTED.integrationName })
-      .regex(INTEGRATION_NAME, { error: EXPECTED.integrationName }),
-    displayName: displayName.optional(),
-    owners: uniqueList(guid, "owner object IDs").default([]),
-    workspaces: uniqueList(guid, "workspace IDs").default([]),
-    rotationDays: z
-      .number({ error: EXPECTED.rotationDays })
-      .int({ error: EXPECTED.rotationDays })
-      .min(MIN_ROTATION_DAYS, { error: EXPECTED.rotationDays })
-      .max(MAX_ROTATION_DAYS, { error: EXPECTED.rotationDays })
-      .default(DEFAULT_ROTATION_DAYS),
-    secretReaders: uniqueList(guid, "secret reader object IDs").default([]),
+    issuer,
+    namespace: z
+      .string({ error: EXPECTED.kubernetesNamespace })
+      .regex(KUBERNETES_NAMESPACE, { error: EXPECTED.kubernetesNamespace }),
+    serviceAccount: z
+      .string({ error: EXPECTED.kubernetesServiceAccount })
+      .regex(KUBERNETES_SERVICE_ACCOUNT, { error: EXPECTED.kubernetesServiceAccount }),
   },
-  { error: "use an object with at least a name" },
+  { error: "use an object with issuer (the cluster's OIDC issuer URL), namespace and serviceAccount" },
 );
+
+const SUBJECT_FORMS = "exactly one of github, kubernetes or managedIdentity, or name, issuer and subject";
+const subjectSchema = z
+  .strictObject(
+    {
+      github: githubSchema.optional(),
+      kubernetes: kubernetesSchema.optional(),
+      managedIdentity: z
+        .strictObject(
+          { principalId: guid },
+          { error: "use an object with principalId (the user-assigned managed identity's object ID)" },
+        )
+        .optional(),
+      name: z
+        .string({ error: FEDERATED_CREDENTIAL_NAME_EXPECTED })
+        .regex(FEDERATED_CREDENTIAL_NAME, { error: FEDERATED_CREDENTIAL_NAME_EXPECTED })
+        .optional(),
+      issuer: issuer.optional(),
+      subject: subject.optional(),
+    },
+    { error: `use an object with ${SUBJECT_FORMS}` },
+  )
+  .superRefine((value, ctx) => {
+    const forms = (["github", "kubernetes", "managedIdentity"] as const).filter(
+      (key) => value[key] !== undefined,
+    );
+    const custom = (["name", "issuer", "subject"] as const).filter((key) => value[key] !== undefined);
+    if (forms.length + (custom.length > 0 ? 1 : 0) !== 1) {
+      const extra = forms.length > 1 ? forms[1] : custom[0];
+      ctx.addIssue({
+        code: "custom",
+        path: extra === undefined ? [] : [extra],
+        input: extra === undefined ? value : value[extra],
+        message: `use ${SUBJECT_FORMS}`,
+      });
+    } else if (custom.length > 0) {
+      for (const key of ["name", "issuer", "subject"] as const) {
+        if (value[key] === undefined) {
+          ctx.addIssue({
+            code: "custom",
+            path: [key],
+            input: undefined,
+            message: "is required: a custom subject needs name, issuer and subject",
+          });
+        }
+      }
+    }
+  });
+
+type RawSubject = z.output<typeof subjectSchema>;
+
+const subjectsSchema = z
+  .array(subjectSchema, { error: `use a list of subjects, each with ${SUBJECT_FORMS}` })
+  .min(1, { error: "list at least one subject: a federated credential without subjects trusts nothing" })
+  .max(MAX_FEDERATED_CREDENTIALS, {
+    error: `list at most ${MAX_FEDERATED_CREDENTIALS} subjects: Entra ID allows ${MAX_FEDERATED_CREDENTIALS} federated credentials per application`,
+  })
+  .superRefine((subjects, ctx) => {
+    const names = new Map<string, number>();
+    const pairs = new Map<string, number>();
+    subjects.forEach((raw, index) => {
+      const normalized = federatedSubject(raw);
+      if (normalized === undefined) return;
+      const pair = JSON.stringify(
+        normalized.kind === "managedIdentity"
+          ? ["tenant", normalized.subject]
+          : [normalized.issuer, normalized.subject],
+      );
+      const name = normalized.name.toLowerCase();
+      if (pairs.has(pair)) {
+        ctx.addIssue({
+          code: "custom",
+          path: [index],
+          input: raw,
+          message: `duplicate of subjects[${pairs.get(pair)}]: Entra ID allows each issuer and subject once per application`,
+        });
+      } else if (names.has(name)) {
+        ctx.addIssue({
+          code: "custom",
+          path: [index],
+          input: raw,
+          message: `its credential name ${normalized.name} is already used by subjects[${names.get(name)}]; give one of them another name`,
+        });
+      }
+      pairs.set(pair, pairs.get(pair) ?? index);
+      names.set(name, names.get(name) ?? index);
+    });
+  });
+
+const secretCredentialSchema = z.strictObject({
+  type: z.literal("secret"),
+  rotationDays: rotationDays.optional(),
+  readers: readers.optional(),
+});
+const certificateCredentialSchema = z.strictObject({
+  type: z.literal("certificate"),
+  rotationDays: rotationDays.optional(),
+  readers: readers.optional(),
+});
+const federatedCredentialSchema = z.strictObject({
+  type: z.literal("federated"),
+  subjects: subjectsSchema,
+  readers: readers.optional(),
+  rotationDays: notApplicable(NO_ROTATION.federated),
+});
+const managedIdentityCredentialSchema = z
+  .strictObject({
+    type: z.literal("managedIdentity"),
+    principalId: guid.optional(),
+    create: z
+      .strictObject(
+        {
+          resourceGroupName: z
+            .string({ error: EXPECTED.resourceGroupName })
+            .regex(RESOURCE_GROUP_NAME, { error: EXPECTED.resourceGroupName }),
+          location: z
+            .string({ error: EXPECTED.location })
+            .regex(AZURE_LOCATION, { error: EXPECTED.location })
+            .optional(),
+        },
+        { error: "use an object with resourceGroupName and, optionally, location" },
+      )
+      .optional(),
+    rotationDays: notApplicable(NO_ROTATION.managedIdentity),
+    readers: notApplicable(
+      "does not apply to a managed identity: there is no credential to store or read; remove it",
+    ),
+  })
+  .superRefine((value, ctx) => {
+    if ((value.principalId === undefined) === (value.create === undefined)) {
+      ctx.addIssue({
+        code: "custom",
+        path: value.principalId === undefined ? ["principalId"] : ["create"],
+        input: value.principalId === undefined ? undefined : value.create,
+        message:
+          "set exactly one of principalId (an existing managed identity's object ID) or create (a new user-assigned identity)",
+      });
+    }
+  });
+
+export const CREDENTIAL_TYPES = ["secret", "certificate", "federated", "managedIdentity"] as const;
+export type CredentialType = (typeof CREDENTIAL_TYPES)[number];
+
+const credentialSchema = z.discriminatedUnion(
+  "type",
+  [
+    secretCredentialSchema,
+    certificateCredentialSchema,
+    federatedCredentialSchema,
+    managedIdentityCredentialSchema,
+  ],
+  { error: `use an object whose type is one of ${CREDENTIAL_TYPES.join(", ")}` },
+);
+
+/** The keys each credential type accepts, for "unknown key" messages. */
+const CREDENTIAL_KEYS: Record<CredentialType, readonly string[]> = {
+  secret: ["type", "rotationDays", "readers"],
+  certificate: ["type", "rotationDays", "readers"],
+  federated: ["type", "subjects", "readers"],
+  managedIdentity: ["type", "principalId", "create"],
+};
+
+const integrationSchema = z
+  .strictObject(
+    {
+      name: z
+        .string({ error: EXPECTED.integrationName })
+        .regex(INTEGRATION_NAME, { error: EXPECTED.integrationName }),
+      displayName: displayName.optional(),
+      owners: uniqueList(guid, "owner object IDs").default([]),
+      workspaces: uniqueList(guid, "workspace IDs").default([]),
+      credential: credentialSchema.optional(),
+      // The keys of the client secret, from before credential types: still accepted for type secret.
+      rotationDays: rotationDays.optional(),
+      secretReaders: uniqueList(guid, "secret reader object IDs").optional(),
+    },
+    { error: "use an object with at least a name" },
+  )
+  .superRefine((value, ctx) => {
+    const type = value.credential?.type ?? "secret";
+    const legacy = [
+      ["rotationDays", "rotationDays"],
+      ["secretReaders", "readers"],
+    ] as const;
+    for (const [key, credentialKey] of legacy) {
+      if (value[key] === undefined) continue;
+      let message: string | undefined;
+      if (type !== "secret") {
+        message = CREDENTIAL_KEYS[type].includes(credentialKey)
+          ? `applies to client secrets only; for credential type ${type} set credential.${credentialKey}`
+          : `does not apply to credential type ${type}; remove it`;
+      } else if (value.credential?.[credentialKey] !== undefined) {
+        message = `is set twice: keep credential.${credentialKey} and remove this one`;
+      }
+      if (message !== undefined) {
+        ctx.addIssue({ code: "custom", path: [key], input: value[key], message });
+      }
+    }
+    if (type === "managedIdentity") {
+      const credential = value.credential as z.output<typeof managedIdentityCredentialSchema>;
+      if (value.owners.length > 0) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["owners"],
+          input: value.owners,
+          message: "does not apply to a managed identity: there is no application to own; remove it",
+        });
+      }
+      if (value.displayName !== undefined && credential.principalId !== undefined) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["displayName"],
+          input: value.displayName,
+          message: "does not apply to an existing managed identity, which keeps its own name; remove it",
+        });
+      }
+      if (value.displayName !== undefined && credential.create !== undefined) {
+        if (!MANAGED_IDENTITY_NAME.test(value.displayName)) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["displayName"],
+            input: value.displayName,
+            message: `names the created managed identity: ${EXPECTED.managedIdentityName}`,
+          });
+        }
+      }
+    }
+  });
+
+type RawIntegration = z.output<typeof integrationSchema>;
 
 const integrationsSchema = z
   .array(integrationSchema, { error: "use a list of integrations, each with at least a name" })
@@ -322,8 +645,45 @@ const stackConfigSchema = z
 
 export type SmartspaceConfig = z.output<typeof smartspaceSchema>;
 export type KeyVaultConfig = z.output<typeof keyVaultSchema>;
-export type IntegrationConfig = z.output<typeof integrationSchema>;
 export type AlertsConfig = z.output<typeof alertsSchema>;
+
+/** How an integration authenticates. Secret is the default and today's behaviour; see docs/credential-modes.md. */
+export type CredentialConfig =
+  | RotatingCredentialConfig<"secret">
+  | RotatingCredentialConfig<"certificate">
+  | {
+      readonly type: "federated";
+      readonly subjects: readonly FederatedSubject[];
+      /** Object IDs allowed to read the client and tenant IDs from Key Vault (stored only when set). */
+      readonly readers: readonly string[];
+    }
+  | {
+      readonly type: "managedIdentity";
+      /** Exactly one of these. */
+      readonly principalId?: string;
+      readonly create?: { readonly resourceGroupName: string; readonly location?: string };
+    };
+
+interface RotatingCredentialConfig<T extends "secret" | "certificate"> {
+  readonly type: T;
+  readonly rotationDays: number;
+  /** Where rotationDays came from, relative to the integration: for messages that name the key to change. */
+  readonly rotationDaysKey: "rotationDays" | "credential.rotationDays";
+  /** Object IDs allowed to read what Key Vault holds for the integration. */
+  readonly readers: readonly string[];
+}
+
+export interface IntegrationConfig {
+  readonly name: string;
+  /**
+   * Display name of the application (secret, certificate, federated) or name of the created managed
+   * identity; unused for an existing managed identity.
+   */
+  readonly displayName: string;
+  readonly owners: readonly string[];
+  readonly workspaces: readonly string[];
+  readonly credential: CredentialConfig;
+}
 
 export interface StackConfig {
   readonly project: string;
@@ -331,7 +691,7 @@ export interface StackConfig {
   readonly smartspace: SmartspaceConfig;
   readonly keyVault: KeyVaultConfig;
   /** In the order declared; names are unique. */
-  readonly integrations: readonly (IntegrationConfig & { readonly displayName: string })[];
+  readonly integrations: readonly IntegrationConfig[];
   /**
    * Object ID of the identity that owns what the stack creates (the pipeline's deploy identity). Unset: the
    * identity running Pulumi.
@@ -401,11 +761,104 @@ export function parseStackConfig(raw: Readonly<Record<string, string>>, stack: s
     deployerObjectId: config.deployerObjectId?.toLowerCase(),
     allowOtherDeployers: config.allowOtherDeployers,
     alerts: config.alerts,
-    integrations: config.integrations.map((integration) => ({
-      ...integration,
-      displayName: integration.displayName ?? `smartspace-${integration.name}-${stack}`,
-    })),
+    integrations: config.integrations.map((integration) => normalizeIntegration(integration, stack)),
   };
+}
+
+function normalizeIntegration(integration: RawIntegration, stack: string): IntegrationConfig {
+  const credential = normalizeCredential(integration);
+  let displayName = integration.displayName ?? `smartspace-${integration.name}-${stack}`;
+  if (credential.type === "managedIdentity" && integration.displayName === undefined) {
+    // The created identity's name: stack names may hold characters an identity name cannot.
+    displayName = displayName.replace(/[^A-Za-z0-9_-]/g, "-").slice(0, 128);
+  }
+  return {
+    name: integration.name,
+    displayName,
+    owners: integration.owners,
+    workspaces: integration.workspaces,
+    credential,
+  };
+}
+
+function normalizeCredential(integration: RawIntegration): CredentialConfig {
+  const credential = integration.credential ?? { type: "secret" as const };
+  switch (credential.type) {
+    case "secret":
+      return {
+        type: "secret",
+        rotationDays: credential.rotationDays ?? integration.rotationDays ?? DEFAULT_ROTATION_DAYS,
+        rotationDaysKey: credential.rotationDays !== undefined ? "credential.rotationDays" : "rotationDays",
+        readers: credential.readers ?? integration.secretReaders ?? [],
+      };
+    case "certificate":
+      return {
+        type: "certificate",
+        rotationDays: credential.rotationDays ?? DEFAULT_ROTATION_DAYS,
+        rotationDaysKey: "credential.rotationDays",
+        readers: credential.readers ?? [],
+      };
+    case "federated":
+      return {
+        type: "federated",
+        // Validated: every subject has exactly one complete form.
+        subjects: credential.subjects.map((raw) => federatedSubject(raw)!),
+        readers: credential.readers ?? [],
+      };
+    case "managedIdentity":
+      return {
+        type: "managedIdentity",
+        principalId: credential.principalId?.toLowerCase(),
+        create: credential.create,
+      };
+  }
+}
+
+/** A subject as Entra ID will match it, or undefined for one that is not (yet) valid. */
+function federatedSubject(raw: RawSubject): FederatedSubject | undefined {
+  if (raw.github !== undefined) {
+    const { repository, environment, branch, tag, pullRequest } = raw.github;
+    const ref: GitHubRef | undefined =
+      environment !== undefined
+        ? { environment }
+        : branch !== undefined
+          ? { branch }
+          : tag !== undefined
+            ? { tag }
+            : pullRequest
+              ? { pullRequest }
+              : undefined;
+    if (ref === undefined) return undefined;
+    return {
+      kind: "github",
+      name: githubCredentialName(repository, ref),
+      issuer: GITHUB_ACTIONS_ISSUER,
+      subject: githubSubject(repository, ref),
+    };
+  }
+  if (raw.kubernetes !== undefined) {
+    const { issuer: clusterIssuer, namespace, serviceAccount } = raw.kubernetes;
+    return {
+      kind: "kubernetes",
+      name: kubernetesCredentialName(clusterIssuer, namespace, serviceAccount),
+      issuer: clusterIssuer,
+      subject: kubernetesSubject(namespace, serviceAccount),
+    };
+  }
+  if (raw.managedIdentity !== undefined) {
+    // The managed identity's token carries its principal ID in lower case, and matching is case-sensitive.
+    const principalId = raw.managedIdentity.principalId.toLowerCase();
+    return {
+      kind: "managedIdentity",
+      name: managedIdentityCredentialName(principalId),
+      principalId,
+      subject: principalId,
+    };
+  }
+  if (raw.name !== undefined && raw.issuer !== undefined && raw.subject !== undefined) {
+    return { kind: "custom", name: raw.name, issuer: raw.issuer, subject: raw.subject };
+  }
+  return undefined;
 }
 
 /** Reads and validates this stack's configuration. Call before declaring any resource. */
@@ -426,7 +879,7 @@ function describeIssue(issue: z.core.$ZodIssue, values: Record<string, unknown>)
   const [top, ...rest] = issue.path;
   if (issue.code === "unrecognized_keys") {
     const parentPath = formatPath(issue.path);
-    const allowed = allowedKeysAt(issue.path);
+    const allowed = allowedKeysAt(issue.path, values);
     return issue.keys
       .map(
         (key) =>
@@ -470,13 +923,27 @@ function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
   return current;
 }
 
-function allowedKeysAt(path: readonly PropertyKey[]): string[] {
-  const top = path[0];
+/** The keys accepted where an unknown key was found (`path` is the object holding it). */
+function allowedKeysAt(path: readonly PropertyKey[], values: Record<string, unknown>): readonly string[] {
+  const [top, , key] = path;
+  const nested = path[5];
   if (top === "smartspace") return Object.keys(smartspaceSchema.shape);
   if (top === "keyVault") return Object.keys(keyVaultSchema.shape);
-  if (top === "integrations") return Object.keys(integrationSchema.shape);
   if (top === "alerts") return Object.keys(alertsSchema.shape);
-  return KNOWN_KEYS;
+  if (top !== "integrations") return KNOWN_KEYS;
+  if (path.length === 2) return Object.keys(integrationSchema.shape);
+  if (key !== "credential") return [];
+  if (path.length === 3) {
+    const type = (valueAt(values, path) as { type?: CredentialType }).type;
+    return type !== undefined && type in CREDENTIAL_KEYS ? CREDENTIAL_KEYS[type] : ["type"];
+  }
+  if (path[3] === "create") return ["resourceGroupName", "location"];
+  // credential.subjects[i] and its github/kubernetes/managedIdentity object.
+  if (path.length === 5) return Object.keys(subjectSchema.shape);
+  if (nested === "github") return ["repository", ...GITHUB_REFS];
+  if (nested === "kubernetes") return Object.keys(kubernetesSchema.shape);
+  if (nested === "managedIdentity") return ["principalId"];
+  return [];
 }
 
 function formatValue(value: unknown): string {

@@ -31,8 +31,7 @@ describe("configuration", () => {
       displayName: "smartspace-crm-sync-prod",
       owners: [],
       workspaces: [WORKSPACE_A],
-      rotationDays: 90,
-      secretReaders: [],
+      credential: { type: "secret", rotationDays: 90, rotationDaysKey: "rotationDays", readers: [] },
     });
   });
 
@@ -152,7 +151,7 @@ describe("configuration", () => {
     });
     assert.deepEqual(problems(values).sort(), [
       'smartspace-integration:integration [{"name":"other"}]: unknown key; expected one of smartspace-integration:smartspace, smartspace-integration:integrations, smartspace-integration:keyVault, smartspace-integration:deployerObjectId, smartspace-integration:allowOtherDeployers, smartspace-integration:alerts',
-      "smartspace-integration:integrations[0].rotationdays 30: unknown key; expected one of name, displayName, owners, workspaces, rotationDays, secretReaders",
+      "smartspace-integration:integrations[0].rotationdays 30: unknown key; expected one of name, displayName, owners, workspaces, credential, rotationDays, secretReaders",
       'smartspace-integration:smartspace.rolename "Automation": unknown key; expected one of appClientId, appDisplayName, roleName, adminApiUrl, chatApiUrl, adminApiScope',
     ]);
   });
@@ -215,6 +214,268 @@ describe("configuration", () => {
         problems(withIntegrations({ name: "crm-sync", secretReaders: [GUID, GUID.toUpperCase()] })),
         [
           `smartspace-integration:integrations[0].secretReaders[1] "${GUID.toUpperCase()}": duplicate secret reader object IDs in the list`,
+        ],
+      );
+    });
+  });
+
+  describe("credential keys", () => {
+    const P = "smartspace-integration:integrations[0]";
+    const github = (ref: Record<string, unknown>) => ({ github: { repository: "contoso/crm", ...ref } });
+    const federated = (...subjects: unknown[]) => ({ type: "federated", subjects });
+
+    it("accepts every credential type as the issue writes them, and normalizes each", () => {
+      const config = parseStackConfig(
+        toRawConfig(
+          withIntegrations(
+            { name: "crm-sync", credential: { type: "secret", rotationDays: 30, readers: [GUID] } },
+            { name: "legacy", rotationDays: 60, secretReaders: [GUID] },
+            { name: "onprem-agent", credential: { type: "certificate", readers: [GUID] } },
+            {
+              name: "ci-bot",
+              credential: federated(
+                github({ environment: "prod" }),
+                github({ pullRequest: true }),
+                {
+                  kubernetes: {
+                    issuer: "https://oidc.example/t/",
+                    namespace: "crm",
+                    serviceAccount: "crm-sync",
+                  },
+                },
+                { managedIdentity: { principalId: GUID.toUpperCase() } },
+                { name: "custom-idp", issuer: "https://idp.example.com", subject: "svc-42" },
+              ),
+            },
+            {
+              name: "func-app",
+              credential: { type: "managedIdentity", create: { resourceGroupName: "rg-x" } },
+            },
+            { name: "func-old", credential: { type: "managedIdentity", principalId: GUID.toUpperCase() } },
+          ),
+        ),
+        "prod.eu",
+      );
+      const [secret, legacy, certificate, ci, created, existing] = config.integrations.map(
+        (i) => i.credential,
+      );
+      assert.deepEqual(secret, {
+        type: "secret",
+        rotationDays: 30,
+        rotationDaysKey: "credential.rotationDays",
+        readers: [GUID],
+      });
+      assert.deepEqual(
+        legacy,
+        { type: "secret", rotationDays: 60, rotationDaysKey: "rotationDays", readers: [GUID] },
+        "the keys of 0.1 still work, and messages name the key that was used",
+      );
+      assert.deepEqual(certificate, {
+        type: "certificate",
+        rotationDays: 90,
+        rotationDaysKey: "credential.rotationDays",
+        readers: [GUID],
+      });
+      assert.ok(ci.type === "federated");
+      assert.deepEqual(
+        ci.subjects.map((s) => [s.name, "issuer" in s ? s.issuer : "(tenant)", s.subject]),
+        [
+          [
+            "github-contoso-crm-environment-prod",
+            "https://token.actions.githubusercontent.com",
+            "repo:contoso/crm:environment:prod",
+          ],
+          [
+            "github-contoso-crm-pull-request",
+            "https://token.actions.githubusercontent.com",
+            "repo:contoso/crm:pull_request",
+          ],
+          [ci.subjects[2].name, "https://oidc.example/t/", "system:serviceaccount:crm:crm-sync"],
+          // The managed identity's token carries its principal ID in lower case; matching is case-sensitive.
+          [`managed-identity-${GUID}`, "(tenant)", GUID],
+          ["custom-idp", "https://idp.example.com", "svc-42"],
+        ],
+      );
+      assert.deepEqual(created, {
+        type: "managedIdentity",
+        principalId: undefined,
+        create: { resourceGroupName: "rg-x" },
+      });
+      assert.equal(existing.type === "managedIdentity" && existing.principalId, GUID);
+      assert.equal(
+        config.integrations[4].displayName,
+        "smartspace-func-app-prod-eu",
+        "a valid identity name",
+      );
+    });
+
+    it("names the credential type it expects", () => {
+      assert.deepEqual(problems(withIntegrations({ name: "crm-sync", credential: { type: "password" } })), [
+        `${P}.credential.type "password": use an object whose type is one of secret, certificate, federated, managedIdentity`,
+      ]);
+      assert.deepEqual(problems(withIntegrations({ name: "crm-sync", credential: {} })), [
+        `${P}.credential.type is required: use an object whose type is one of secret, certificate, federated, managedIdentity`,
+      ]);
+      assert.deepEqual(
+        problems(
+          withIntegrations({
+            name: "crm-sync",
+            credential: { ...federated(github({ tag: "v1" })), subject: "x" },
+          }),
+        ),
+        [`${P}.credential.subject "x": unknown key; expected one of type, subjects, readers`],
+      );
+    });
+
+    it("takes rotationDays and readers only where they apply, and each in one place", () => {
+      const cases: [unknown, string][] = [
+        [
+          { name: "crm-sync", rotationDays: 30, credential: { type: "secret", rotationDays: 60 } },
+          `${P}.rotationDays 30: is set twice: keep credential.rotationDays and remove this one`,
+        ],
+        [
+          { name: "crm-sync", secretReaders: [GUID], credential: { type: "certificate" } },
+          `${P}.secretReaders ["${GUID}"]: applies to client secrets only; for credential type certificate set credential.readers`,
+        ],
+        [
+          { name: "crm-sync", rotationDays: 30, credential: federated(github({ tag: "v1" })) },
+          `${P}.rotationDays 30: does not apply to credential type federated; remove it`,
+        ],
+        [
+          { name: "crm-sync", credential: { ...federated(github({ tag: "v1" })), rotationDays: 30 } },
+          `${P}.credential.rotationDays 30: does not apply to federated credentials: nothing is stored, so nothing rotates; remove it`,
+        ],
+        [
+          { name: "crm-sync", credential: { type: "managedIdentity", principalId: GUID, readers: [GUID] } },
+          `${P}.credential.readers ["${GUID}"]: does not apply to a managed identity: there is no credential to store or read; remove it`,
+        ],
+      ];
+      for (const [integration, message] of cases) {
+        assert.deepEqual(problems(withIntegrations(integration)), [message]);
+      }
+    });
+
+    it("validates every federated subject against what Entra ID and the issuers accept", () => {
+      const found = problems(
+        withIntegrations({
+          name: "ci-bot",
+          credential: federated(
+            { github: { repository: "contoso", environment: "prod" } },
+            github({ environment: "prod", branch: "main" }),
+            github({}),
+            github({ pullRequest: false }),
+            github({ branch: "refs/heads/main" }),
+            github({ branch: "feature/*" }),
+            { kubernetes: { issuer: "http://oidc.example", namespace: "Crm", serviceAccount: "crm-sync" } },
+            { managedIdentity: { principalId: "func-app" } },
+            { name: "custom-idp", issuer: "https://idp.example.com" },
+            { name: "custom-2", issuer: " https://idp.example.com", subject: "svc" },
+          ),
+        }),
+      );
+      const S = `${P}.credential.subjects`;
+      const oneOf =
+        "use exactly one of environment, branch, tag, pullRequest: each trusts different runs, so list them as separate subjects";
+      assert.deepEqual(found, [
+        `${S}[0].github.repository "contoso": use owner/repo as on GitHub, such as contoso/crm (matched exactly, case included)`,
+        `${S}[1].github.branch "main": ${oneOf}`,
+        `${S}[2].github {"repository":"contoso/crm"}: ${oneOf}`,
+        `${S}[3].github.pullRequest false: use true (trust pull_request runs), or remove it`,
+        `${S}[4].github.branch "refs/heads/main": use a branch name such as main, without refs/heads/ and without wildcards (federated credentials match exactly)`,
+        `${S}[5].github.branch "feature/*": use a branch name such as main, without refs/heads/ and without wildcards (federated credentials match exactly)`,
+        `${S}[6].kubernetes.issuer "http://oidc.example": use the https:// issuer URL exactly as in the tokens' iss claim, trailing slash included (at most 600 characters)`,
+        `${S}[6].kubernetes.namespace "Crm": use a Kubernetes namespace name (1-63 lowercase letters, digits or '-')`,
+        `${S}[7].managedIdentity.principalId "func-app": use a GUID such as 00000000-0000-0000-0000-000000000000`,
+        `${S}[8].subject is required: a custom subject needs name, issuer and subject`,
+        `${S}[9].issuer " https://idp.example.com": use the https:// issuer URL exactly as in the tokens' iss claim, trailing slash included (at most 600 characters)`,
+      ]);
+    });
+
+    it("refuses duplicate subjects and names, and more than Entra ID's 20 per application", () => {
+      const S = `${P}.credential.subjects`;
+      assert.deepEqual(
+        problems(
+          withIntegrations({
+            name: "ci-bot",
+            credential: federated(
+              github({ environment: "prod" }),
+              {
+                name: "other",
+                issuer: "https://token.actions.githubusercontent.com",
+                subject: "repo:contoso/crm:environment:prod",
+              },
+              {
+                name: "github-contoso-crm-environment-prod",
+                issuer: "https://idp.example.com",
+                subject: "x",
+              },
+            ),
+          }),
+        ),
+        [
+          `${S}[1] {"name":"other","issuer":"https://token.actions.githubusercontent.com","subje...: duplicate of subjects[0]: Entra ID allows each issuer and subject once per application`,
+          `${S}[2] {"name":"github-contoso-crm-environment-prod","issuer":"https://idp.example.c...: its credential name github-contoso-crm-environment-prod is already used by subjects[0]; give one of them another name`,
+        ],
+      );
+      const many = Array.from({ length: 21 }, (_, i) => ({
+        name: `idp-${i}`,
+        issuer: "https://idp.example.com",
+        subject: `s${i}`,
+      }));
+      const [tooMany] = problems(withIntegrations({ name: "ci-bot", credential: federated(...many) }));
+      assert.match(
+        tooMany,
+        /credential\.subjects \[.*: list at most 20 subjects: Entra ID allows 20 federated credentials per application$/,
+      );
+      assert.deepEqual(problems(withIntegrations({ name: "ci-bot", credential: federated() })), [
+        `${S} []: list at least one subject: a federated credential without subjects trusts nothing`,
+      ]);
+    });
+
+    it("wants exactly one of principalId and create for a managed identity, and no application keys", () => {
+      const exactlyOne =
+        "set exactly one of principalId (an existing managed identity's object ID) or create (a new user-assigned identity)";
+      assert.deepEqual(
+        problems(withIntegrations({ name: "func-app", credential: { type: "managedIdentity" } })),
+        [`${P}.credential.principalId is required: ${exactlyOne}`],
+      );
+      assert.deepEqual(
+        problems(
+          withIntegrations({
+            name: "func-app",
+            credential: { type: "managedIdentity", principalId: GUID, create: { resourceGroupName: "rg" } },
+          }),
+        ),
+        [`${P}.credential.create {"resourceGroupName":"rg"}: ${exactlyOne}`],
+      );
+      assert.deepEqual(
+        problems(
+          withIntegrations({
+            name: "func-app",
+            owners: [GUID],
+            displayName: "Function app",
+            credential: { type: "managedIdentity", principalId: GUID },
+          }),
+        ),
+        [
+          `${P}.owners ["${GUID}"]: does not apply to a managed identity: there is no application to own; remove it`,
+          `${P}.displayName "Function app": does not apply to an existing managed identity, which keeps its own name; remove it`,
+        ],
+      );
+      assert.deepEqual(
+        problems(
+          withIntegrations({
+            name: "func-app",
+            displayName: "Function app",
+            credential: {
+              type: "managedIdentity",
+              create: { resourceGroupName: "rg", region: "westeurope" },
+            },
+          }),
+        ),
+        [
+          `${P}.credential.create.region "westeurope": unknown key; expected one of resourceGroupName, location`,
+          `${P}.displayName "Function app": names the created managed identity: use 3-128 letters, digits, '-' or '_', starting with a letter or digit`,
         ],
       );
     });

@@ -1,10 +1,16 @@
 import * as assert from "node:assert/strict";
-import { mockPasswordValue, SMARTSPACE, smartspaceAppRoles } from "./support/azureMocks";
+import {
+  mockPasswordValue,
+  SMARTSPACE,
+  smartspaceAppRoles,
+  USER_ASSIGNED_IDENTITY,
+} from "./support/azureMocks";
 import { baseConfig, READER_OBJECT_ID, WORKSPACE_A, WORKSPACE_B } from "./support/fixtures";
 import { ProgramRun, runProgram } from "./support/program";
 
 const ROLE = "azuread:index/appRoleAssignment:AppRoleAssignment";
 
+/** Every credential type, with readers and workspaces where they apply. */
 function fullConfig() {
   return baseConfig({
     integrations: [
@@ -15,6 +21,27 @@ function fullConfig() {
         rotationDays: 30,
       },
       { name: "billing-bot", workspaces: [WORKSPACE_A] },
+      {
+        name: "onprem-agent",
+        workspaces: [WORKSPACE_B],
+        credential: { type: "certificate", rotationDays: 30, readers: [READER_OBJECT_ID] },
+      },
+      {
+        name: "ci-bot",
+        credential: {
+          type: "federated",
+          readers: [READER_OBJECT_ID],
+          subjects: [
+            { github: { repository: "contoso/crm", environment: "prod" } },
+            { managedIdentity: { principalId: USER_ASSIGNED_IDENTITY.principalId } },
+          ],
+        },
+      },
+      {
+        name: "func-app",
+        workspaces: [WORKSPACE_A],
+        credential: { type: "managedIdentity", create: { resourceGroupName: "rg-smartspace-dev" } },
+      },
     ],
   });
 }
@@ -27,7 +54,7 @@ function declaredInputs(run: ProgramRun) {
 }
 
 describe("stack", () => {
-  it("declares identical resource inputs when evaluated twice (no diff on a second pulumi up)", async () => {
+  it("declares identical resource inputs when evaluated twice (no diff on a second pulumi up), for every credential type", async () => {
     const first = await runProgram(fullConfig(), { now: new Date("2026-11-27T08:00:00Z") });
     const second = await runProgram(fullConfig(), { now: new Date("2026-11-28T20:00:00Z") });
     assert.ok(first.resources.length > 10);
@@ -35,7 +62,7 @@ describe("stack", () => {
     assert.deepEqual(second.outputs, first.outputs);
   });
 
-  it("keeps every secret value out of the stack outputs", async () => {
+  it("keeps every secret value out of the stack outputs, for every credential type", async () => {
     const run = await runProgram(fullConfig());
     const passwords = run.byType("azuread:index/applicationPassword:ApplicationPassword");
     assert.equal(passwords.length, 4);
@@ -47,6 +74,31 @@ describe("stack", () => {
       );
     }
     assert.deepEqual(run.secretOutputs, [], "outputs carry IDs and URIs only, so none needs to be secret");
+    // Certificates: consumers get URIs and thumbprints; the public certificate itself is not exported, and
+    // no private key exists outside Key Vault.
+    for (const version of run.byType("pulumi-nodejs:dynamic/smartspace:KeyVaultCertificate")) {
+      assert.ok(!serialized.includes(String(version.inputs.certificateName) + "/"), "no versioned URI");
+    }
+    assert.doesNotMatch(serialized, /PRIVATE KEY|BEGIN CERTIFICATE/);
+    const integrations = run.outputs.integrations as Record<string, Record<string, unknown>>;
+    assert.deepEqual(
+      Object.fromEntries(Object.entries(integrations).map(([name, value]) => [name, value.credentialType])),
+      {
+        "crm-sync": "secret",
+        "billing-bot": "secret",
+        "onprem-agent": "certificate",
+        "ci-bot": "federated",
+        "func-app": "managedIdentity",
+      },
+    );
+  });
+
+  it("evaluates the program afresh each run, keeping the layers below it loaded (one HttpError class per worker)", async () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const loaded = (require("../clients/http") as typeof import("../clients/http")).HttpError;
+    await runProgram(baseConfig());
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    assert.equal((require("../clients/http") as typeof import("../clients/http")).HttpError, loaded);
   });
 
   it("exports what a verifier needs to check a token: the Smartspace audience and role value", async () => {

@@ -81,6 +81,45 @@ describe("tenant credential-lifetime policy", () => {
       assert.equal(tenant.applications.size, 0, "no application left without credentials");
     });
 
+    it("checks a certificate integration against the key restriction, naming its credential key", async () => {
+      const tenant = new MockTenant();
+      tenant.appManagementPolicy = policy(
+        [],
+        [
+          {
+            restrictionType: "asymmetricKeyLifetime",
+            maxLifetime: "P90D",
+            restrictForAppsCreatedAfterDateTime: null,
+          },
+        ],
+      );
+      await assert.rejects(
+        runProgram(
+          baseConfig({
+            integrations: [
+              { name: "agent", credential: { type: "certificate", rotationDays: 60 } },
+              {
+                name: "ci-bot",
+                credential: {
+                  type: "federated",
+                  subjects: [{ github: { repository: "contoso/crm", branch: "main" } }],
+                },
+              },
+            ],
+          }),
+          { tenant },
+        ),
+        (error: Error) => {
+          assert.match(
+            error.message,
+            /integration agent: its certificates live up to 121 days \(smartspace-integration:integrations\[0\]\.credential\.rotationDays 60/,
+          );
+          assert.doesNotMatch(error.message, /ci-bot/, "a federated credential has no lifetime to check");
+          return true;
+        },
+      );
+    });
+
     it("deploys when every lifetime fits, and Entra ID accepts the passwords", async () => {
       const tenant = new MockTenant();
       tenant.appManagementPolicy = policy([passwordLifetime("P90D")]);

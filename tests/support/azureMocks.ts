@@ -12,6 +12,7 @@
  */
 import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
+import { ROTATION_EPOCH } from "../../rules/rotation";
 
 export const TENANT_ID = "72f988bf-86f1-41af-91ab-2d7cd011db47";
 export const SUBSCRIPTION_ID = "6c1f8b42-5a3e-4d0a-9c1e-2f4b7a9d3e10";
@@ -81,6 +82,49 @@ export function smartspaceAppRoles(): MockAppRole[] {
   ];
 }
 
+/** A managed identity as Graph lists its service principal: principal (object) ID differs from client ID. */
+export interface MockManagedIdentity {
+  readonly principalId: string;
+  readonly clientId: string;
+  readonly displayName: string;
+  /** Service principal type: "ManagedIdentity", or "Application" for an app (the wrong thing to give). */
+  readonly type: "ManagedIdentity" | "Application";
+  readonly alternativeNames: string[];
+}
+
+/** A user-assigned managed identity existing in the tenant (e.g. a function app's). */
+export const USER_ASSIGNED_IDENTITY: MockManagedIdentity = {
+  principalId: "6d1e5f0a-3b2c-4d4e-9f8a-7b6c5d4e3f21",
+  clientId: "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d",
+  displayName: "id-func-crm",
+  type: "ManagedIdentity",
+  alternativeNames: [
+    "isExplicit=True",
+    `/subscriptions/${SUBSCRIPTION_ID}/resourcegroups/rg-func/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-func-crm`,
+  ],
+};
+
+/** A function app's system-assigned identity: its alternative name is the app, not an identity resource. */
+export const SYSTEM_ASSIGNED_IDENTITY: MockManagedIdentity = {
+  principalId: "8e7f6a5b-4c3d-4e2f-8a1b-0c9d8e7f6a5b",
+  clientId: "2b3c4d5e-6f7a-4b8c-9d0e-1f2a3b4c5d6e",
+  displayName: "func-crm-prod",
+  type: "ManagedIdentity",
+  alternativeNames: [
+    "isExplicit=False",
+    `/subscriptions/${SUBSCRIPTION_ID}/resourcegroups/rg-func/providers/Microsoft.Web/sites/func-crm-prod`,
+  ],
+};
+
+/** An application's service principal: what someone might paste where a managed identity is expected. */
+export const APPLICATION_PRINCIPAL: MockManagedIdentity = {
+  principalId: "9f8a7b6c-5d4e-4f3a-8b2c-1d0e9f8a7b6c",
+  clientId: "3c4d5e6f-7a8b-4c9d-8e1f-2a3b4c5d6e7f",
+  displayName: "legacy-crm-app",
+  type: "Application",
+  alternativeNames: [],
+};
+
 export interface MockOptions {
   /** Replaces the Smartspace app's roles returned by getServicePrincipal. */
   readonly appRoles?: MockAppRole[];
@@ -113,6 +157,11 @@ export interface MockOptions {
   readonly replace?: readonly string[];
   /** How long after the program starts its resources reach the providers (a slow deployment). Default: 0. */
   readonly deploymentDelayMs?: number;
+  /**
+   * Service principals looked up by object ID. Default: {@link USER_ASSIGNED_IDENTITY},
+   * {@link SYSTEM_ASSIGNED_IDENTITY} and {@link APPLICATION_PRINCIPAL}.
+   */
+  readonly principalsByObjectId?: readonly MockManagedIdentity[];
 }
 
 /** What the engine tells a provider about a registration that the mocks cannot see in `MockResourceArgs`. */
@@ -206,6 +255,42 @@ function newResource(args: pulumi.runtime.MockResourceArgs, instance = 0): { id:
         state: { ...inputs, keyId, value: mockPasswordValue(seed) },
       };
     }
+    case "azuread:index/applicationCertificate:ApplicationCertificate": {
+      const keyId = stableGuid("certificate-key", args.name);
+      const applicationObjectId = String(inputs.applicationId).replace(/^\/applications\//, "");
+      return {
+        // The azuread provider's ID for a certificate credential: <application object ID>/certificate/<key ID>.
+        id: `${applicationObjectId}/certificate/${keyId}`,
+        state: { ...inputs, keyId, type: inputs.type ?? "AsymmetricX509Cert" },
+      };
+    }
+    case "azuread:index/applicationFederatedIdentityCredential:ApplicationFederatedIdentityCredential": {
+      const credentialId = stableGuid("federated-credential", args.name);
+      const applicationObjectId = String(inputs.applicationId).replace(/^\/applications\//, "");
+      return {
+        // <application object ID>/federatedIdentityCredential/<credential ID>, as the azuread provider forms it.
+        id: `${applicationObjectId}/federatedIdentityCredential/${credentialId}`,
+        state: { ...inputs, credentialId },
+      };
+    }
+    case "azure-native:managedidentity:UserAssignedIdentity": {
+      const name = String(inputs.resourceName ?? args.name);
+      return {
+        id: `${armResourceGroupId(String(inputs.resourceGroupName))}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/${name}`,
+        state: {
+          ...inputs,
+          name,
+          location: inputs.location ?? "australiaeast",
+          type: "Microsoft.ManagedIdentity/userAssignedIdentities",
+          // Two different GUIDs: wiring the client ID where the principal ID belongs must fail a test.
+          principalId: stableGuid("managed-identity-principal", name),
+          clientId: stableGuid("managed-identity-client", name),
+          tenantId: TENANT_ID,
+        },
+      };
+    }
+    case "pulumi-nodejs:dynamic/smartspace:KeyVaultCertificate":
+      return keyVaultCertificateVersion(inputs);
     case "random:index/randomString:RandomString": {
       const length = Number(inputs.length ?? 8);
       const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
@@ -684,7 +769,9 @@ function call(
         tenantId: TENANT_ID,
       };
     case "azuread:index/getServicePrincipal:getServicePrincipal":
-      return smartspaceServicePrincipal(inputs, options);
+      return inputs.objectId !== undefined
+        ? principalByObjectId(String(inputs.objectId), options)
+        : smartspaceServicePrincipal(inputs, options);
     case "azure-native:keyvault:getVault": {
       const vaultName = String(inputs.vaultName);
       const existing = options.existingVaults?.[vaultName];
@@ -771,6 +858,67 @@ function smartspaceServicePrincipal(inputs: State, options: MockOptions): Record
     appRoleIds: {},
     applicationTenantId: TENANT_ID,
     type: "Application",
+  };
+}
+
+function principalByObjectId(objectId: string, options: MockOptions): Record<string, unknown> {
+  const principals = options.principalsByObjectId ?? [
+    USER_ASSIGNED_IDENTITY,
+    SYSTEM_ASSIGNED_IDENTITY,
+    APPLICATION_PRINCIPAL,
+  ];
+  const found = principals.find((principal) => principal.principalId === objectId.toLowerCase());
+  if (!found) {
+    // terraform-provider-azuread's data source: "<id> was not found" for an unknown object ID.
+    throw new Error(`Service Principal (Object ID: "${objectId}") was not found`);
+  }
+  return {
+    id: `/servicePrincipals/${found.principalId}`,
+    objectId: found.principalId,
+    clientId: found.clientId,
+    displayName: found.displayName,
+    accountEnabled: true,
+    alternativeNames: found.alternativeNames,
+    appRoleAssignmentRequired: false,
+    appRoles: [],
+    appRoleIds: {},
+    applicationTenantId: TENANT_ID,
+    servicePrincipalNames: [found.clientId],
+    type: found.type,
+  };
+}
+
+/**
+ * A Key Vault certificate version as the KeyVaultCertificate provider reports it: public material only, a
+ * version and thumbprint derived from the certificate name, slot and generation (so a second evaluation in
+ * the same period sees the same version, as state would hold it), issued at its generation's start.
+ */
+function keyVaultCertificateVersion(inputs: State): { id: string; state: State } {
+  const vaultUrl = String(inputs.vaultUrl);
+  const name = String(inputs.certificateName);
+  const seed = `${name}|${String(inputs.slot)}|${String(inputs.generation)}`;
+  const version = createHash("sha256").update(`kv-version|${seed}`).digest("hex").slice(0, 32);
+  const der = createHash("sha512").update(`certificate|${seed}`).digest();
+  const rotationDays = Number(inputs.rotationDays);
+  const issued = Date.parse(ROTATION_EPOCH) + Number(inputs.generation) * rotationDays * 86_400_000;
+  const expires = new Date(issued);
+  expires.setUTCMonth(expires.getUTCMonth() + Number(inputs.validityInMonths));
+  const rfc3339 = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
+  return {
+    id: `${vaultUrl}certificates/${name}/${version}`,
+    state: {
+      ...inputs,
+      version,
+      certificateId: `${vaultUrl}certificates/${name}/${version}`,
+      secretId: `${vaultUrl}secrets/${name}/${version}`,
+      certificateUri: `${vaultUrl}certificates/${name}`,
+      secretUri: `${vaultUrl}secrets/${name}`,
+      cer: der.toString("base64"),
+      thumbprint: createHash("sha1").update(der).digest("hex").toUpperCase(),
+      notBefore: rfc3339(issued - 600_000),
+      expiresOn: rfc3339(expires.getTime()),
+      enabled: true,
+    },
   };
 }
 

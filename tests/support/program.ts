@@ -127,18 +127,18 @@ function unwrapSecrets(value: unknown, at: string, secretPaths: string[]): unkno
   return value;
 }
 
+/** The program's own modules (index.ts, program/, components/): what each run evaluates afresh. */
 function isProgramModule(file: string): boolean {
-  return (
-    file.startsWith(PROJECT_ROOT) &&
-    !file.includes(`${path.sep}node_modules${path.sep}`) &&
-    !file.includes(`${path.sep}tests${path.sep}`)
-  );
+  return ["index.ts", "program", "components"]
+    .map((entry) => path.join(PROJECT_ROOT, entry))
+    .some((entry) => file === entry || file.startsWith(`${entry}${path.sep}`));
 }
 
 /**
- * Unloads the project's modules so that the program is evaluated afresh, and returns a function that puts back
- * the ones loaded before. Without the restore, a test helper loaded earlier (bound to one copy of, say,
- * clients/http.ts) and a test file loaded later (bound to a fresh copy) would disagree on `instanceof`.
+ * Unloads the program's own modules so that the program is evaluated afresh, and returns a function that puts
+ * back the ones loaded before. The layers below them (rules/, clients/, providers/) hold no program state and
+ * stay loaded: a test file in the same mocha worker may already hold their classes (HttpError, say), and a
+ * second copy would fail its `instanceof` checks. The restore does the same for a test helper loaded earlier.
  */
 function unloadProgramModules(): () => void {
   const saved = Object.fromEntries(Object.entries(require.cache).filter(([file]) => isProgramModule(file)));

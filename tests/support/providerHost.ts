@@ -91,18 +91,21 @@ export async function startProviderHost(
 }
 
 /**
- * The WorkspaceAccess provider text a `pulumi up` stores: serialized by the SDK in a process started with
+ * The provider text a `pulumi up` stores for a WorkspaceAccess (or KeyVaultCertificate) resource: serialized by the SDK in a process started with
  * the runtime options of Pulumi.yaml (its `nodeargs` loader), as the CLI's Node.js language host starts the
  * program. `env` is that process's environment on top of this one's.
  */
-export function serializedShim(env: Record<string, string> = {}): string {
+export function serializedShim(
+  env: Record<string, string> = {},
+  resource: "WorkspaceAccess" | "KeyVaultCertificate" = "WorkspaceAccess",
+): string {
   const project = parse(readFileSync(path.join(PROJECT_ROOT, "Pulumi.yaml"), "utf8")) as {
     runtime: { options?: { nodeargs?: string } };
   };
   const nodeArgs = (project.runtime.options?.nodeargs ?? "").split(/\s+/).filter((arg) => arg !== "");
   const output = execFileSync(
     process.execPath,
-    [...nodeArgs, path.join(PROJECT_ROOT, "tests", "support", "serializeProvider.ts")],
+    [...nodeArgs, path.join(PROJECT_ROOT, "tests", "support", "serializeProvider.ts"), resource],
     { cwd: PROJECT_ROOT, encoding: "utf8", env: { ...process.env, ...env } },
   );
   return JSON.parse(output) as string;
