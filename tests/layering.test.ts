@@ -3,8 +3,10 @@
  * these imports must be refused, and the ordinary ones accepted.
  */
 import assert from "node:assert/strict";
+import { readdirSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import { ESLint } from "eslint";
+import { TOKEN_EXCHANGE_AUDIENCE } from "../rules/federated";
 
 const ROOT = path.resolve(__dirname, "..");
 
@@ -68,5 +70,20 @@ describe("import layering", function () {
       'import type * as pulumi from "@pulumi/pulumi";\nimport { AdminApiClient } from "../clients/adminApi";\nimport { GUID } from "../rules/ids";\nexport type P = pulumi.ID;\nexport const x = [AdminApiClient, GUID];\n',
     );
     assert.deepEqual(found, []);
+  });
+
+  it("spells Entra ID's token exchange audience once, in rules/, for the stack, verify and the emulators alike", () => {
+    const sources = (dir: string): string[] =>
+      readdirSync(path.join(ROOT, dir), { withFileTypes: true }).flatMap((entry) =>
+        entry.isDirectory()
+          ? sources(path.join(dir, entry.name))
+          : entry.name.endsWith(".ts")
+            ? [path.join(dir, entry.name)]
+            : [],
+      );
+    const spelled = ["cli", "clients", "components", "policy", "program", "providers", "rules", "tools"]
+      .flatMap(sources)
+      .filter((file) => readFileSync(path.join(ROOT, file), "utf8").includes(`"${TOKEN_EXCHANGE_AUDIENCE}"`));
+    assert.deepEqual(spelled, [path.join("rules", "federated.ts")]);
   });
 });

@@ -8,12 +8,8 @@ import * as http from "node:http";
 import * as https from "node:https";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "mocha";
-import {
-  OidcIssuer,
-  TenantEmulator,
-  type TenantEmulatorOptions,
-  TOKEN_EXCHANGE_AUDIENCE,
-} from "../tools/emulators/tenantEmulator";
+import { TOKEN_EXCHANGE_AUDIENCE } from "../rules/federated";
+import { OidcIssuer, TenantEmulator, type TenantEmulatorOptions } from "../tools/emulators/tenantEmulator";
 import { certificateAssertion, type TestCertificate, testCertificate } from "./support/certificates";
 
 interface Answer {

@@ -13,12 +13,12 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "mocha";
+import { TOKEN_EXCHANGE_AUDIENCE } from "../rules/federated";
 import {
   type ManagedIdentity,
   type OidcIssuer,
   TenantEmulator,
   type TenantEmulatorOptions,
-  TOKEN_EXCHANGE_AUDIENCE,
 } from "../tools/emulators/tenantEmulator";
 import { createEmulatorTls, type EmulatorTls } from "../tools/emulators/tls";
 import { type TestCertificate, testCertificate } from "./support/certificates";

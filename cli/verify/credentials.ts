@@ -23,6 +23,7 @@ import {
   type TokenCredential,
   WorkloadIdentityCredential,
 } from "@azure/identity";
+import { TOKEN_EXCHANGE_AUDIENCE } from "../../rules/federated";
 import {
   decodeJwtClaims,
   type Explanation,
@@ -32,9 +33,6 @@ import {
   type VerifyCredential,
   VerifyUsageError,
 } from "./engine";
-
-/** The audience of the tokens an app's federated credentials accept (the only one this project creates). */
-export const TOKEN_EXCHANGE_AUDIENCE = "api://AzureADTokenExchange";
 
 export type Env = Readonly<Record<string, string | undefined>>;
 

@@ -14,8 +14,6 @@ import { type DecodedJwt, type JwtClaims, verifyJwt } from "./jwt";
 import type { RouteResult } from "./smartspaceEmulator";
 
 export const CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
-/** The audience of every federated credential this project creates. */
-export const TOKEN_EXCHANGE_AUDIENCE = "api://AzureADTokenExchange";
 
 /** A federated identity credential of an application, as Microsoft Graph holds it. */
 export interface FederatedCredential {

@@ -11,7 +11,8 @@ import { randomUUID } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { generate } from "selfsigned";
-import { type ManagedIdentity, TenantEmulator, TOKEN_EXCHANGE_AUDIENCE } from "./tenantEmulator";
+import { TOKEN_EXCHANGE_AUDIENCE } from "../../rules/federated";
+import { type ManagedIdentity, TenantEmulator } from "./tenantEmulator";
 import { createEmulatorTls } from "./tls";
 
 const WORKSPACE_ID = "3f1c2b7a-9d4e-4b8a-a1c3-5e6f7a8b9c0d";

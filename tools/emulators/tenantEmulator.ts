@@ -18,6 +18,7 @@
  * `npm run emulator:tenant` (tools/emulators/serve-tenant.ts) serves one on its own.
  */
 import { generateKeyPairSync, type KeyObject, randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
+import { TOKEN_EXCHANGE_AUDIENCE } from "../../rules/federated";
 import {
   checkCertificateAssertion,
   checkFederatedAssertion,
@@ -26,7 +27,6 @@ import {
   type FederatedCredential,
   registerCertificate,
   type RegisteredCertificate,
-  TOKEN_EXCHANGE_AUDIENCE,
 } from "./clientAssertions";
 import { decodeJwt, type JwtClaims, OidcIssuer, signJwt, verifyJwt } from "./jwt";
 import {
@@ -36,7 +36,7 @@ import {
   type SmartspaceEmulatorOptions,
 } from "./smartspaceEmulator";
 
-export { type FederatedCredential, OidcIssuer, TOKEN_EXCHANGE_AUDIENCE };
+export { type FederatedCredential, OidcIssuer };
 
 /** An app registration the token endpoint knows, with the credentials Entra ID would accept for it. */
 export interface RegisteredClient {
