@@ -26,7 +26,17 @@ import type {
   StackValidationArgs,
   StackValidationPolicy,
 } from "@pulumi/policy";
+import { certificateSubject, certificateValidityMonths, KEY_VAULT_OBJECT_NAME } from "../rules/certificates";
+import {
+  FEDERATED_CREDENTIAL_NAME,
+  MAX_FEDERATED_CREDENTIALS,
+  MAX_ISSUER_LENGTH,
+  MAX_SUBJECT_LENGTH,
+  TOKEN_EXCHANGE_AUDIENCE,
+} from "../rules/federated";
 import { GUID } from "../rules/ids";
+import { MAX_ROTATION_DAYS, MIN_ROTATION_DAYS } from "../rules/rotation";
+import { endpointProblem } from "../rules/urls";
 
 export const PACK_NAME = "smartspace-guardrails";
 
@@ -34,6 +44,8 @@ export const PACK_NAME = "smartspace-guardrails";
 export const KEY_VAULT_SECRETS_USER_ROLE_ID = "4633458b-17de-408a-b874-0445c86b69e6";
 /** Entra ID's own ceiling for the stack's longest rotation (2 x 180 days) plus slack. */
 export const MAX_PASSWORD_LIFETIME_DAYS = 365;
+/** The same ceiling for the certificates registered on applications (Entra ID's key credentials). */
+export const MAX_CERTIFICATE_LIFETIME_DAYS = 365;
 export const MAX_PASSWORDS_PER_APPLICATION = 2;
 export const SINGLE_TENANT_AUDIENCE = "AzureADMyOrg";
 /** Key Vault's longest soft-delete retention, which the stack uses. */
@@ -43,6 +55,8 @@ export const MAX_SOFT_DELETE_RETENTION_DAYS = 90;
 export const POLICY = {
   declaredTypes: "resource-types-declared-by-this-stack",
   passwordLifetime: "password-lifetime-at-most-365-days",
+  certificateLifetime: "certificate-lifetime-at-most-365-days",
+  secretless: "secretless-credentials-where-required",
   passwordsPerApplication: "at-most-two-passwords-per-application",
   credentialsOnStackApplications: "credentials-only-on-stack-applications",
   integrationApplication: "integration-application-minimal",
@@ -64,7 +78,18 @@ export const CONFIG = {
   maxDays: "maxDays",
   minRetentionDays: "minSoftDeleteRetentionDays",
   requireNetworkRules: "requireNetworkRules",
+  managedIdentityPrincipals: "managedIdentityPrincipalIds",
+  secretless: "requireSecretless",
 } as const;
+
+/**
+ * What a stack that requires secretless credentials refuses (`requireSecretless`, set per stack in
+ * policy/stacks.yaml): `off` nothing; `no-client-secrets` client secrets (password credentials), so that
+ * integrations use federated credentials, managed identities or Key Vault certificates; `no-stored-credentials`
+ * certificates too, leaving only what stores no credential at all (federated credentials, managed identities).
+ */
+export const SECRETLESS_LEVELS = ["off", "no-client-secrets", "no-stored-credentials"] as const;
+export type SecretlessLevel = (typeof SECRETLESS_LEVELS)[number];
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -81,6 +106,12 @@ const TYPE = {
   servicePrincipal: /^azuread:index\/servicePrincipal:ServicePrincipal$/,
   servicePrincipalPassword: /^azuread:index\/servicePrincipalPassword:ServicePrincipalPassword$/,
   appRoleAssignment: /^azuread:index\/appRoleAssignment:AppRoleAssignment$/,
+  applicationCertificate: /^azuread:index\/applicationCertificate:ApplicationCertificate$/,
+  federatedIdentityCredential:
+    /^azuread:index\/applicationFederatedIdentityCredential:ApplicationFederatedIdentityCredential$/,
+  userAssignedIdentity: /^azure-native[^:]*:managedidentity(\/[a-z0-9]+)?:UserAssignedIdentity$/i,
+  /** One version of an integration's Key Vault certificate (components/keyVaultCertificate.ts). */
+  keyVaultCertificate: /^pulumi-nodejs:dynamic\/smartspace:KeyVaultCertificate$/,
   keyVault: /^azure-native[^:]*:keyvault(\/[a-z0-9]+)?:Vault$/i,
   keyVaultSecret: /^azure-native[^:]*:keyvault(\/[a-z0-9]+)?:Secret$/i,
   roleAssignment: /^azure-native[^:]*:authorization(\/[a-z0-9]+)?:RoleAssignment$/i,
@@ -134,43 +165,95 @@ export const DECLARED_TYPES: readonly DeclaredType[] = [
 // Credential modes. Credential types beyond the client-secret slots (issue 10: federated identity credentials,
 // application certificates, user-assigned managed identities, the Key Vault certificate resource) are added
 // HERE, and only here, each in the one shape the credential-mode work declares. Until an entry exists, the type
-// is refused like any undeclared type. Ownership (the credential is on an application or identity this stack
-// declares) is checked by `credentials-only-on-stack-applications` from `ownerProperty` and `ownerTypes`.
+// is refused like any undeclared type. Ownership (the credential is on an application this stack declares) and
+// where its key comes from are checked by `credentials-only-on-stack-applications` from `owner` and
+// `derivedFrom`; whether a stack allows the type at all by `secretless-credentials-where-required`.
 // ---------------------------------------------------------------------------------------------------------
 
+/** An input that must come from a resource this stack declares (the engine reports which, per input). */
+export interface DeclaredSource {
+  readonly property: string;
+  readonly types: readonly RegExp[];
+  /** What the input must be taken from, for the message. */
+  readonly what: string;
+}
+
 export interface CredentialType extends DeclaredType {
-  /** Input that names what the credential belongs to (e.g. `applicationId`); must depend on a stack resource. */
-  readonly ownerProperty: string;
-  /** Types that owner may have, among the resources this stack declares. */
-  readonly ownerTypes: readonly RegExp[];
+  /**
+   * What the credential belongs to: exactly one such resource of the stack. None for a managed identity (it is
+   * its own principal) and a Key Vault certificate (it lives in the vault, which may be an existing one).
+   */
+  readonly owner?: DeclaredSource;
+  /** Further inputs that must come from the stack's own resources. */
+  readonly derivedFrom?: readonly DeclaredSource[];
+  /** The most credentials of this type one owner may have. */
+  readonly maxPerOwner?: { readonly count: number; readonly why: string };
   /** Problems with the credential's inputs; empty when it has the shape the stack declares. */
   readonly checkShape: (props: Props) => string[];
-  /**
-   * For a Key Vault object a reader may be granted (a certificate): Azure roles allowed on it besides Key Vault
-   * Secrets User, as role definition GUIDs.
-   */
-  readonly readerRoleIds?: readonly string[];
+  /** For a Key Vault object readers may be granted: the vault and the secret that holds its key. */
+  readonly readableSecret?: (props: Props) => { readonly vault: string; readonly secret: string } | undefined;
+  /** The least strict `requireSecretless` level that refuses this type (none: always allowed). */
+  readonly refusedFrom?: Exclude<SecretlessLevel, "off">;
 }
+
+const ON_STACK_APPLICATION: DeclaredSource = {
+  property: "applicationId",
+  types: [TYPE.application],
+  what: "an application this stack declares",
+};
 
 /** Credential types of the credential modes, in the shape each mode declares (see the comment above). */
 export const CREDENTIAL_MODE_TYPES: readonly CredentialType[] = [
-  // Example of an entry (added by the credential-mode work, not here):
-  // {
-  //   type: /^azuread:index\/applicationFederatedIdentityCredential:ApplicationFederatedIdentityCredential$/,
-  //   role: "federated identity credential",
-  //   ownerProperty: "applicationId",
-  //   ownerTypes: [TYPE.application],
-  //   checkShape: (props) => (props.issuer === "https://..." ? [] : ["..."]),
-  // },
+  {
+    type: TYPE.applicationCertificate,
+    role: "application certificate",
+    owner: ON_STACK_APPLICATION,
+    // Only the public key of a version Key Vault generated: a certificate whose private key someone holds
+    // elsewhere would be a credential nobody rotates or can revoke by rotating.
+    derivedFrom: [
+      {
+        property: "value",
+        types: [TYPE.keyVaultCertificate],
+        what: "a Key Vault certificate version this stack declares (whose key Key Vault generated)",
+      },
+    ],
+    maxPerOwner: { count: 2, why: "the two-slot rotation needs exactly two" },
+    checkShape: checkApplicationCertificate,
+    refusedFrom: "no-stored-credentials",
+  },
+  {
+    type: TYPE.federatedIdentityCredential,
+    role: "federated identity credential",
+    owner: ON_STACK_APPLICATION,
+    maxPerOwner: { count: MAX_FEDERATED_CREDENTIALS, why: "Entra ID's limit per application" },
+    checkShape: checkFederatedCredential,
+  },
+  {
+    type: TYPE.userAssignedIdentity,
+    role: "user-assigned managed identity",
+    checkShape: checkUserAssignedIdentity,
+  },
+  {
+    type: TYPE.keyVaultCertificate,
+    role: "Key Vault certificate version",
+    checkShape: checkKeyVaultCertificate,
+    readableSecret: (props) => {
+      const vault = vaultNameOf(props.vaultUrl);
+      return vault !== undefined && typeof props.certificateName === "string"
+        ? { vault, secret: props.certificateName }
+        : undefined;
+    },
+    refusedFrom: "no-stored-credentials",
+  },
 ];
 
 /** The client-secret slots, described like a credential mode so that one ownership rule covers every credential. */
 const PASSWORD_CREDENTIAL: CredentialType = {
   type: TYPE.applicationPassword,
   role: "client secret slot",
-  ownerProperty: "applicationId",
-  ownerTypes: [TYPE.application],
+  owner: ON_STACK_APPLICATION,
   checkShape: () => [],
+  refusedFrom: "no-client-secrets",
 };
 
 function credentialTypes(): readonly CredentialType[] {
@@ -235,11 +318,12 @@ function asList(value: unknown): unknown[] {
 // ---------------------------------------------------------------------------------------------------------
 
 /**
- * A password credential lives at most `maxDays`. Without `startDate` Entra ID starts the credential when it
- * is created, so the lifetime is measured from `now`; without `endDate` Entra ID would choose one, so it is
- * required.
+ * A credential (a password, or a certificate registered on an application) lives at most `maxDays`. Without
+ * `startDate` Entra ID starts it when it is created (a certificate: at the certificate's own start, which
+ * Key Vault sets when it issues the version), so the lifetime is measured from `now`; without `endDate`
+ * Entra ID would choose one, so it is required.
  */
-export function checkPasswordLifetime(
+export function checkCredentialLifetime(
   props: Props,
   now: Date = new Date(),
   maxDays: number = MAX_PASSWORD_LIFETIME_DAYS,
@@ -281,6 +365,177 @@ export function checkPasswordLifetime(
     problems.push(
       `lives ${Number.isInteger(days) ? days : days.toFixed(2)} days (${from} to endDate ${String(props.endDate)}); the maximum is ${maxDays} days`,
     );
+  }
+  return problems;
+}
+
+/** The first DNS label of a vault URL (`https://<vault>.vault.azure.net/`): the vault's name. */
+function vaultNameOf(vaultUrl: unknown): string | undefined {
+  if (typeof vaultUrl !== "string" || endpointProblem(vaultUrl) !== undefined) return undefined;
+  return new URL(vaultUrl).hostname.split(".")[0];
+}
+
+/**
+ * A certificate registered on an application is an X.509 public key, as the DER certificate Key Vault
+ * returns (base64): never a symmetric key, which is a shared secret under another name.
+ */
+export function checkApplicationCertificate(props: Props): string[] {
+  const problems: string[] = [];
+  if (props.type !== "AsymmetricX509Cert") {
+    problems.push(
+      `type is ${show(props.type)}; register only public keys ("AsymmetricX509Cert"): a symmetric key is a shared secret`,
+    );
+  }
+  if (props.encoding !== "base64") {
+    problems.push(
+      `encoding is ${show(props.encoding)}; the stack registers the DER certificate Key Vault returns, as "base64"`,
+    );
+  }
+  return problems;
+}
+
+/**
+ * A federated identity credential trusts one exact issuer and subject, for the token exchange audience only
+ * (Entra ID matches all three exactly; a token for another audience is one minted for something else).
+ */
+export function checkFederatedCredential(props: Props): string[] {
+  const problems: string[] = [];
+  const audiences = props.audiences;
+  if (!Array.isArray(audiences) || audiences.length !== 1 || audiences[0] !== TOKEN_EXCHANGE_AUDIENCE) {
+    problems.push(
+      `audiences is ${show(audiences)}; federated credentials accept exactly ["${TOKEN_EXCHANGE_AUDIENCE}"], the audience of Entra ID's token exchange`,
+    );
+  }
+  const issuer = props.issuer;
+  const issuerProblem = endpointProblem(issuer);
+  if (issuerProblem !== undefined || (issuer as string).length > MAX_ISSUER_LENGTH) {
+    problems.push(
+      `issuer ${show(issuer)}: ${issuerProblem ?? `at most ${MAX_ISSUER_LENGTH} characters`}; trust only an https issuer`,
+    );
+  }
+  const subject = props.subject;
+  if (typeof subject !== "string" || subject.trim() === "" || subject.length > MAX_SUBJECT_LENGTH) {
+    problems.push(
+      `subject is ${show(subject)}; trust one exact, non-empty subject of at most ${MAX_SUBJECT_LENGTH} characters`,
+    );
+  }
+  if (typeof props.displayName !== "string" || !FEDERATED_CREDENTIAL_NAME.test(props.displayName)) {
+    problems.push(
+      `displayName is ${show(props.displayName)}; use the name the stack derives from the subject (3-120 letters, digits, '-' or '_')`,
+    );
+  }
+  return problems;
+}
+
+/** A user-assigned managed identity the stack creates carries the name configuration gives it. */
+export function checkUserAssignedIdentity(props: Props): string[] {
+  const name = props.resourceName;
+  return typeof name === "string" && /^[A-Za-z0-9][A-Za-z0-9_-]{2,127}$/.test(name)
+    ? []
+    : [
+        `resourceName is ${show(name)}; the stack names each identity it creates (credential.displayName, default smartspace-<name>-<stack>)`,
+      ];
+}
+
+/** The inputs of a Key Vault certificate version (providers/keyVaultCertificate.ts), and nothing else. */
+const KEY_VAULT_CERTIFICATE_INPUTS = new Set([
+  "vaultUrl",
+  "certificateName",
+  "slot",
+  "generation",
+  "rotationDays",
+  "subject",
+  "validityInMonths",
+  "keySize",
+  "tags",
+  "providerVersion",
+  "__provider",
+]);
+const PEM_BLOCK = /-----BEGIN [A-Z0-9 ]+-----/;
+
+function strings(value: unknown): string[] {
+  if (typeof value === "string") return [value];
+  if (Array.isArray(value)) return value.flatMap(strings);
+  return isRecord(value) ? Object.values(value).flatMap(strings) : [];
+}
+
+/**
+ * A Key Vault certificate version is issued under the one policy the provider fixes (clients/keyVaultCertificates.ts:
+ * an RSA key generated inside Key Vault, exportable so the configured readers can load it, a new key every
+ * version, never auto-renewed), for an integration's certificate, with the validity its rotation needs. No
+ * input may carry key material or another key policy: only the inputs the stack declares are allowed.
+ */
+export function checkKeyVaultCertificate(props: Props): string[] {
+  const problems: string[] = [];
+  const extra = Object.keys(props).filter(
+    (key) => props[key] !== undefined && !KEY_VAULT_CERTIFICATE_INPUTS.has(key),
+  );
+  if (extra.length > 0) {
+    problems.push(
+      `has inputs ${show(extra)} the stack does not declare; Key Vault generates the key under the provider's fixed policy, and no input may carry key material or change that policy`,
+    );
+  }
+  if (strings(props).some((text) => PEM_BLOCK.test(text))) {
+    problems.push(
+      "an input holds PEM data; the key is generated in Key Vault and never passes through inputs",
+    );
+  }
+  const provider = props.__provider;
+  if (
+    typeof provider !== "string" ||
+    !provider.includes('"keyVaultCertificate"') ||
+    !provider.includes("providers/index.ts")
+  ) {
+    problems.push(
+      "its provider is not the project's KeyVaultCertificate shim (components/keyVaultCertificate.ts), which loads providers/index.ts",
+    );
+  }
+  const name = typeof props.certificateName === "string" ? props.certificateName : "";
+  const integration = /^smartspace-(.+)-client-cert$/.exec(name)?.[1];
+  if (integration === undefined || !KEY_VAULT_OBJECT_NAME.test(name)) {
+    problems.push(
+      `certificateName is ${show(props.certificateName)}; the stack issues smartspace-<integration>-client-cert only`,
+    );
+  } else {
+    if (props.subject !== certificateSubject(integration)) {
+      problems.push(`subject is ${show(props.subject)}; expected ${certificateSubject(integration)}`);
+    }
+    const tags = record(props.tags);
+    if (
+      Object.keys(tags).some((key) => key !== "smartspace-integration") ||
+      tags["smartspace-integration"] !== integration
+    ) {
+      problems.push(
+        `tags are ${show(props.tags)}; expected only {"smartspace-integration": "${integration}"}`,
+      );
+    }
+  }
+  if (vaultNameOf(props.vaultUrl) === undefined) {
+    problems.push(`vaultUrl is ${show(props.vaultUrl)}; use the vault's https URL`);
+  }
+  if (props.slot !== "a" && props.slot !== "b") {
+    problems.push(`slot is ${show(props.slot)}; expected "a" or "b"`);
+  }
+  if (typeof props.generation !== "string" || !/^-?\d+$/.test(props.generation)) {
+    problems.push(`generation is ${show(props.generation)}; expected a whole number as a string`);
+  }
+  const rotationDays = props.rotationDays;
+  if (
+    typeof rotationDays !== "number" ||
+    !Number.isInteger(rotationDays) ||
+    rotationDays < MIN_ROTATION_DAYS ||
+    rotationDays > MAX_ROTATION_DAYS
+  ) {
+    problems.push(
+      `rotationDays is ${show(rotationDays)}; expected ${MIN_ROTATION_DAYS} to ${MAX_ROTATION_DAYS} days`,
+    );
+  } else if (props.validityInMonths !== certificateValidityMonths(rotationDays)) {
+    problems.push(
+      `validityInMonths is ${show(props.validityInMonths)}; a version rotating every ${rotationDays} days is valid ${certificateValidityMonths(rotationDays)} months`,
+    );
+  }
+  if (props.keySize !== 2048 && props.keySize !== 3072 && props.keySize !== 4096) {
+    problems.push(`keySize is ${show(props.keySize)}; use an RSA key of 2048, 3072 or 4096 bits`);
   }
   return problems;
 }
@@ -496,15 +751,6 @@ export function checkExpiryAlert(type: string, props: Props): string[] {
   return problems;
 }
 
-function readerRoleIds(): Set<string> {
-  return new Set([
-    KEY_VAULT_SECRETS_USER_ROLE_ID,
-    ...CREDENTIAL_MODE_TYPES.flatMap((credential) => credential.readerRoleIds ?? []).map((id) =>
-      id.toLowerCase(),
-    ),
-  ]);
-}
-
 /**
  * A role assignment grants Key Vault Secrets User to a service principal on one secret (or certificate):
  * never on a vault, which may hold other integrations, and never wider.
@@ -513,7 +759,7 @@ export function checkRoleAssignment(props: Props): string[] {
   const problems: string[] = [];
   const roleDefinitionId = props.roleDefinitionId;
   const role = typeof roleDefinitionId === "string" ? ROLE_DEFINITION_ID.exec(roleDefinitionId) : null;
-  if (!role || !readerRoleIds().has(role[1].toLowerCase())) {
+  if (!role || role[1].toLowerCase() !== KEY_VAULT_SECRETS_USER_ROLE_ID) {
     problems.push(
       `grants role ${show(roleDefinitionId)}; the stack may only grant Key Vault Secrets User (/providers/Microsoft.Authorization/roleDefinitions/${KEY_VAULT_SECRETS_USER_ROLE_ID})`,
     );
@@ -581,110 +827,189 @@ function dependenciesOf(resource: StackResource, property: string): readonly Sta
   return resource.propertyDependencies?.[property] ?? resource.dependencies;
 }
 
-/**
- * The application a password belongs to, as a stable key: the application resource's URN when the password
- * depends on it (known even during a preview, before IDs exist), else the `applicationId` value.
- */
-function applicationKeyOfPassword(password: StackResource): string | undefined {
-  const viaProperty = (password.propertyDependencies?.applicationId ?? []).find((dep) =>
-    TYPE.application.test(dep.type),
-  );
-  if (viaProperty) return viaProperty.urn;
-  const applications = password.dependencies.filter((dep) => TYPE.application.test(dep.type));
-  if (applications.length === 1) return applications[0].urn;
-  const applicationId = password.props.applicationId;
-  return typeof applicationId === "string" ? applicationId.toLowerCase() : undefined;
+function isOfType(resource: StackResource, types: readonly RegExp[]): boolean {
+  return types.some((type) => type.test(resource.type));
 }
 
-export interface PasswordCount {
-  /** The application's URN or resource ID. */
-  readonly application: string;
-  /** Names of the password resources. */
+/**
+ * What a credential belongs to, as a stable key: the owning resource's URN when the credential depends on it
+ * (known even during a preview, before IDs exist), else the owner input's value.
+ */
+function ownerKey(credential: StackResource, owner: DeclaredSource): string | undefined {
+  const viaProperty = (credential.propertyDependencies?.[owner.property] ?? []).find((dep) =>
+    isOfType(dep, owner.types),
+  );
+  if (viaProperty) return viaProperty.urn;
+  const candidates = credential.dependencies.filter((dep) => isOfType(dep, owner.types));
+  if (candidates.length === 1) return candidates[0].urn;
+  const value = credential.props[owner.property];
+  return typeof value === "string" ? value.toLowerCase() : undefined;
+}
+
+export interface CredentialCount {
+  /** The owner's URN or resource ID. */
+  readonly owner: string;
+  /** Names of the credential resources. */
   readonly credentials: readonly string[];
 }
 
-/** Client secrets declared per application. */
-export function countPasswordsPerApplication(resources: readonly StackResource[]): PasswordCount[] {
-  const byApplication = new Map<string, string[]>();
+/** Credentials of one type declared per owner (client secrets per application, for example). */
+export function countCredentialsPerOwner(
+  resources: readonly StackResource[],
+  credential: CredentialType,
+): CredentialCount[] {
+  const byOwner = new Map<string, string[]>();
+  const owner = credential.owner;
+  if (owner === undefined) return [];
   for (const resource of resources) {
-    if (!TYPE.applicationPassword.test(resource.type)) continue;
-    const key = applicationKeyOfPassword(resource) ?? "(unknown application)";
-    byApplication.set(key, [...(byApplication.get(key) ?? []), resource.name]);
+    if (!credential.type.test(resource.type)) continue;
+    const key = ownerKey(resource, owner) ?? "(unknown owner)";
+    byOwner.set(key, [...(byOwner.get(key) ?? []), resource.name]);
   }
-  return [...byApplication.entries()].map(([application, credentials]) => ({ application, credentials }));
+  return [...byOwner.entries()].map(([key, credentials]) => ({ owner: key, credentials }));
 }
 
 export function checkPasswordsPerApplication(resources: readonly StackResource[]): string[] {
-  return countPasswordsPerApplication(resources)
+  return countCredentialsPerOwner(resources, PASSWORD_CREDENTIAL)
     .filter((entry) => entry.credentials.length > MAX_PASSWORDS_PER_APPLICATION)
     .map(
       (entry) =>
-        `application ${entry.application} has ${entry.credentials.length} client secrets (${entry.credentials.join(", ")}); ` +
+        `application ${entry.owner} has ${entry.credentials.length} client secrets (${entry.credentials.join(", ")}); ` +
         `the two-slot rotation needs exactly ${MAX_PASSWORDS_PER_APPLICATION}, and every extra secret is one more credential to leak`,
     );
 }
 
 interface Finding {
-  readonly urn: string;
+  /** The resource at fault; none for a problem of several (too many credentials on one owner). */
+  readonly urn?: string;
   readonly problem: string;
 }
 
 /**
- * Credentials (passwords, and the credential modes' types) are added only to applications or identities this
- * stack declares: the input naming the owner must depend on such a resource. A credential on an application
- * given by ID (someone else's, or one of ours named by its ID) is a backdoor the stack has no reason to create.
+ * Credentials (passwords, and the credential modes' types) are added only to applications this stack declares
+ * and only in the shape the stack declares them: the input naming the owner must depend on such a resource
+ * (a credential on an application given by ID, someone else's or one of ours named by its ID, is a backdoor
+ * the stack has no reason to create), inputs such as a certificate's public key must come from the stack's own
+ * resources, and no owner has more of a type than the stack declares.
  */
 export function checkCredentialOwnership(resources: readonly StackResource[]): Finding[] {
   const findings: Finding[] = [];
   for (const resource of resources) {
     const credential = credentialTypes().find((candidate) => candidate.type.test(resource.type));
     if (!credential) continue;
-    const owners = dependenciesOf(resource, credential.ownerProperty).filter((dep) =>
-      credential.ownerTypes.some((type) => type.test(dep.type)),
-    );
-    if (owners.length !== 1) {
-      findings.push({
-        urn: resource.urn,
-        problem: `${credential.role} ${resource.name}: ${credential.ownerProperty} ${show(resource.props[credential.ownerProperty])} is not taken from an application this stack declares; credentials are added only to the stack's own applications`,
-      });
-    }
-    for (const problem of credential.checkShape(resource.props)) {
+    const about = (problem: string) =>
       findings.push({ urn: resource.urn, problem: `${credential.role} ${resource.name}: ${problem}` });
+    const { owner } = credential;
+    if (
+      owner &&
+      dependenciesOf(resource, owner.property).filter((dep) => isOfType(dep, owner.types)).length !== 1
+    ) {
+      about(
+        `${owner.property} ${show(resource.props[owner.property])} is not taken from ${owner.what}; credentials are added only to the stack's own applications`,
+      );
+    }
+    for (const source of credential.derivedFrom ?? []) {
+      if (!dependenciesOf(resource, source.property).some((dep) => isOfType(dep, source.types))) {
+        about(`${source.property} is not taken from ${source.what}`);
+      }
+    }
+    for (const problem of credential.checkShape(resource.props)) about(problem);
+  }
+  for (const credential of CREDENTIAL_MODE_TYPES) {
+    const limit = credential.maxPerOwner;
+    if (limit === undefined) continue;
+    for (const entry of countCredentialsPerOwner(resources, credential)) {
+      if (entry.credentials.length > limit.count) {
+        findings.push({
+          problem: `${entry.owner} has ${entry.credentials.length} ${credential.role}s (${entry.credentials.join(", ")}); at most ${limit.count}: ${limit.why}`,
+        });
+      }
     }
   }
   return findings;
 }
 
-/** Reader role assignments are scoped to a secret (or credential-mode certificate) that this stack declares. */
+const SECRET_IN_VAULT = /\/providers\/Microsoft\.KeyVault\/vaults\/([^/]+)\/secrets\/([^/]+)$/i;
+
+/**
+ * Whether a role assignment's scope is a secret this stack declares: one it writes (the scope depends on it),
+ * or the secret Key Vault keeps beside a certificate this stack issues (it exists with the certificate and is
+ * not declared itself: the grant depends on the certificate's versions and names their vault and certificate).
+ */
+function grantsDeclaredSecret(assignment: StackResource): boolean {
+  if (dependenciesOf(assignment, "scope").some((dep) => TYPE.keyVaultSecret.test(dep.type))) return true;
+  const scope = SECRET_IN_VAULT.exec(
+    typeof assignment.props.scope === "string" ? assignment.props.scope : "",
+  );
+  if (!scope) return false;
+  const same = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
+  return assignment.dependencies.some((dep) => {
+    const secret = CREDENTIAL_MODE_TYPES.find((credential) =>
+      credential.type.test(dep.type),
+    )?.readableSecret?.(dep.props);
+    return secret !== undefined && same(secret.vault, scope[1]) && same(secret.secret, scope[2]);
+  });
+}
+
+/** Reader role assignments are scoped to a secret (or a certificate's secret) that this stack declares. */
 export function checkRoleAssignmentTargets(resources: readonly StackResource[]): Finding[] {
-  const secretTypes = [
-    TYPE.keyVaultSecret,
-    ...CREDENTIAL_MODE_TYPES.filter((c) => c.readerRoleIds).map((c) => c.type),
-  ];
   return resources
     .filter((resource) => TYPE.roleAssignment.test(resource.type))
-    .filter(
-      (resource) =>
-        !dependenciesOf(resource, "scope").some((dep) => secretTypes.some((type) => type.test(dep.type))),
-    )
+    .filter((resource) => !grantsDeclaredSecret(resource))
     .map((resource) => ({
       urn: resource.urn,
-      problem: `role assignment ${resource.name} is scoped to ${show(resource.props.scope)}, which is not a secret this stack declares; readers are granted only this stack's secrets`,
+      problem: `role assignment ${resource.name} is scoped to ${show(resource.props.scope)}, which is not a secret this stack declares (nor the secret of a certificate it issues); readers are granted only this stack's secrets`,
     }));
 }
 
-/** App role assignments go to service principals this stack declares, never to another principal. */
-export function checkAppRoleAssignmentPrincipals(resources: readonly StackResource[]): Finding[] {
+/**
+ * App role assignments go to principals this stack declares (an integration's service principal, or a
+ * managed identity it creates), or to an existing managed identity the stack file names
+ * (`integrations[].credential.principalId`, passed in the pack config), never to another principal.
+ */
+export function checkAppRoleAssignmentPrincipals(
+  resources: readonly StackResource[],
+  managedIdentityPrincipals: readonly string[] = [],
+): Finding[] {
+  const named = new Set(managedIdentityPrincipals.map((id) => id.toLowerCase()));
   return resources
     .filter((resource) => TYPE.appRoleAssignment.test(resource.type))
     .filter(
       (resource) =>
-        !dependenciesOf(resource, "principalObjectId").some((dep) => TYPE.servicePrincipal.test(dep.type)),
+        !dependenciesOf(resource, "principalObjectId").some((dep) =>
+          isOfType(dep, [TYPE.servicePrincipal, TYPE.userAssignedIdentity]),
+        ),
     )
+    .filter((resource) => {
+      const principal = resource.props.principalObjectId;
+      return typeof principal !== "string" || !named.has(principal.toLowerCase());
+    })
     .map((resource) => ({
       urn: resource.urn,
-      problem: `app role assignment ${resource.name} assigns the Smartspace role to ${show(resource.props.principalObjectId)}, which is not a service principal this stack declares`,
+      problem: `app role assignment ${resource.name} assigns the Smartspace role to ${show(resource.props.principalObjectId)}, which is not a service principal or managed identity this stack declares, nor a managed identity the stack file names (integrations[].credential.principalId)`,
     }));
+}
+
+/**
+ * Where a stack requires secretless credentials, the types it refuses are not declared at all: at
+ * `no-client-secrets` client secrets, at `no-stored-credentials` certificates too.
+ */
+export function checkSecretless(type: string, level: SecretlessLevel = "off"): string[] {
+  const rank = (candidate: SecretlessLevel) => SECRETLESS_LEVELS.indexOf(candidate);
+  const refused = credentialTypes().find(
+    (credential) =>
+      credential.refusedFrom !== undefined &&
+      credential.type.test(type) &&
+      rank(level) >= rank(credential.refusedFrom),
+  );
+  if (refused === undefined) return [];
+  const instead =
+    level === "no-client-secrets"
+      ? "federated, managedIdentity or certificate"
+      : "federated or managedIdentity";
+  return [
+    `a ${refused.role} is not allowed: this stack requires secretless credentials (limits.requireSecretless: ${level} in policy/stacks.yaml); give the integration credential type ${instead}`,
+  ];
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -696,37 +1021,72 @@ const GUID_PATTERN = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{
 export interface SmartspacePolicyConfig {
   readonly [CONFIG.smartspacePrincipal]?: string;
   readonly [CONFIG.smartspaceAppRole]?: string;
+  readonly [CONFIG.managedIdentityPrincipals]?: readonly string[];
 }
 
 const declaredTypes: ResourceValidationPolicy = {
   name: POLICY.declaredTypes,
   description:
-    "Only the resource types this stack declares (an allowlist): no federated credential, certificate, owner, directory role, role definition or access policy can enter through code.",
+    "Only the resource types this stack declares (an allowlist): no owner, directory role, role definition, access policy or credential type beyond the credential modes' can enter through code.",
   severity: "critical",
   validateResource: (args, reportViolation) => {
     for (const problem of checkDeclaredType(args.type)) reportViolation(problem);
   },
 };
 
-const passwordLifetime: ResourceValidationPolicy = {
-  name: POLICY.passwordLifetime,
-  description: `Client secrets live at most ${MAX_PASSWORD_LIFETIME_DAYS} days (less where the stack's settings say so).`,
+/** A policy limiting the lifetime of credentials of `types` to the stack's `maxDays` (at most `ceiling`). */
+function lifetimePolicy(
+  name: PolicyName,
+  what: string,
+  types: readonly RegExp[],
+  ceiling: number,
+): ResourceValidationPolicy {
+  return {
+    name,
+    description: `${what} live at most ${ceiling} days (less where the stack's settings say so).`,
+    severity: "high",
+    configSchema: {
+      properties: {
+        [CONFIG.maxDays]: { type: "integer", minimum: 1, maximum: ceiling, default: ceiling },
+      },
+    },
+    validateResource: (args, reportViolation) => {
+      if (types.some((type) => type.test(args.type))) {
+        const maxDays = args.getConfig<{ [CONFIG.maxDays]?: number }>()[CONFIG.maxDays] ?? ceiling;
+        for (const problem of checkCredentialLifetime(args.props, new Date(), maxDays))
+          reportViolation(problem);
+      }
+    },
+  };
+}
+
+const passwordLifetime = lifetimePolicy(
+  POLICY.passwordLifetime,
+  "Client secrets",
+  [TYPE.applicationPassword, TYPE.servicePrincipalPassword],
+  MAX_PASSWORD_LIFETIME_DAYS,
+);
+
+const certificateLifetime = lifetimePolicy(
+  POLICY.certificateLifetime,
+  "Certificates registered on applications",
+  [TYPE.applicationCertificate],
+  MAX_CERTIFICATE_LIFETIME_DAYS,
+);
+
+const secretless: ResourceValidationPolicy = {
+  name: POLICY.secretless,
+  description:
+    "Where a stack requires secretless credentials, it declares no client secrets (and, at the strictest level, no certificates).",
   severity: "high",
   configSchema: {
     properties: {
-      [CONFIG.maxDays]: {
-        type: "integer",
-        minimum: 1,
-        maximum: MAX_PASSWORD_LIFETIME_DAYS,
-        default: MAX_PASSWORD_LIFETIME_DAYS,
-      },
+      [CONFIG.secretless]: { type: "string", enum: [...SECRETLESS_LEVELS], default: "off" },
     },
   },
   validateResource: (args, reportViolation) => {
-    if (TYPE.applicationPassword.test(args.type) || TYPE.servicePrincipalPassword.test(args.type)) {
-      const maxDays = args.getConfig<{ [CONFIG.maxDays]?: number }>()[CONFIG.maxDays];
-      for (const problem of checkPasswordLifetime(args.props, new Date(), maxDays)) reportViolation(problem);
-    }
+    const level = args.getConfig<{ [CONFIG.secretless]?: SecretlessLevel }>()[CONFIG.secretless];
+    for (const problem of checkSecretless(args.type, level)) reportViolation(problem);
   },
 };
 
@@ -845,7 +1205,7 @@ const roleAssignment: StackValidationPolicy = {
 const appRoleAssignment: StackValidationPolicy = {
   name: POLICY.appRoleAssignment,
   description:
-    "Every app role assignment assigns the configured Smartspace role of the configured Smartspace service principal to a service principal this stack declares.",
+    "Every app role assignment assigns the configured Smartspace role of the configured Smartspace service principal to a principal this stack declares (or an existing managed identity its stack file names).",
   severity: "critical",
   configSchema: {
     properties: {
@@ -860,6 +1220,12 @@ const appRoleAssignment: StackValidationPolicy = {
         type: "string",
         pattern: GUID_PATTERN,
         description: "ID of the Smartspace app role the integrations hold (the Integrations role).",
+      },
+      [CONFIG.managedIdentityPrincipals]: {
+        type: "array",
+        items: { type: "string", pattern: GUID_PATTERN },
+        description:
+          "Principal IDs of existing managed identities the stack file names as integrations (integrations[].credential.principalId; npm run policy:config)",
       },
     },
     required: [CONFIG.smartspacePrincipal],
@@ -877,7 +1243,10 @@ const appRoleAssignment: StackValidationPolicy = {
         reportViolation(problem, resource.urn);
       }
     }
-    for (const finding of checkAppRoleAssignmentPrincipals(args.resources))
+    for (const finding of checkAppRoleAssignmentPrincipals(
+      args.resources,
+      config[CONFIG.managedIdentityPrincipals],
+    ))
       reportViolation(finding.problem, finding.urn);
   },
 };
@@ -896,6 +1265,8 @@ const expiryAlerts: ResourceValidationPolicy = {
 export const policies: (ResourceValidationPolicy | StackValidationPolicy)[] = [
   declaredTypes,
   passwordLifetime,
+  certificateLifetime,
+  secretless,
   passwordsPerApplication,
   credentialsOnStackApplications,
   integrationApplication,

@@ -18,12 +18,15 @@ import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import {
   CONFIG,
+  MAX_CERTIFICATE_LIFETIME_DAYS,
   MAX_PASSWORD_LIFETIME_DAYS,
   MAX_SOFT_DELETE_RETENTION_DAYS,
   POLICY,
   type PolicyName,
+  SECRETLESS_LEVELS,
 } from "./policies";
 import { GUID } from "../rules/ids";
+import { DEFAULT_ROTATION_DAYS, maxCredentialLifetimeDays } from "../rules/rotation";
 
 const PROJECT = "smartspace-integration";
 const LEVELS = ["mandatory", "advisory", "disabled"] as const;
@@ -38,8 +41,10 @@ const SETTINGS = z.record(
     limits: z
       .strictObject({
         maxPasswordLifetimeDays: z.number().int().min(1).max(MAX_PASSWORD_LIFETIME_DAYS).optional(),
+        maxCertificateLifetimeDays: z.number().int().min(1).max(MAX_CERTIFICATE_LIFETIME_DAYS).optional(),
         minSoftDeleteRetentionDays: z.number().int().min(7).max(MAX_SOFT_DELETE_RETENTION_DAYS).optional(),
         requireNetworkRules: z.boolean().optional(),
+        requireSecretless: z.enum(SECRETLESS_LEVELS).optional(),
       })
       .optional(),
   }),
@@ -62,34 +67,66 @@ export function isProduction(settingsText: string, stack: string): boolean {
   return stackSettings(settingsText, stack).production;
 }
 
-/** What the stack file says about owners and rotation, the parts the pack config depends on. */
+/** An integration as the stack file declares it, the parts the pack config depends on. */
+export interface IntegrationFacts {
+  readonly name: string;
+  /** `credential.type`; `secret` when absent. */
+  readonly type: string;
+  /** Rotation period of a secret or certificate (default 90). */
+  readonly rotationDays?: number;
+  /** An existing managed identity's principal ID (`credential.principalId`). */
+  readonly principalId?: string;
+}
+
+/** What the stack file says about owners and integrations, the parts the pack config depends on. */
 export interface StackFileFacts {
   /** deployerObjectId plus every integration's owners; undefined without deployerObjectId. */
   readonly allowedOwners?: string[];
-  /** The longest rotationDays of any integration (default 90). */
-  readonly longestRotationDays: number;
+  readonly integrations: readonly IntegrationFacts[];
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
 }
 
 export function stackFileFacts(stackFileText: string): StackFileFacts {
   const config = ((parseYaml(stackFileText) as { config?: Record<string, unknown> } | null)?.config ??
     {}) as Record<string, unknown>;
-  const integrations = Array.isArray(config[`${PROJECT}:integrations`])
-    ? (config[`${PROJECT}:integrations`] as Record<string, unknown>[])
-    : [];
-  const owners = integrations.flatMap((integration) =>
-    Array.isArray(integration?.owners) ? integration.owners.map(String) : [],
+  const listed = config[`${PROJECT}:integrations`];
+  const raw = (Array.isArray(listed) ? listed : []).filter(isRecord);
+  const owners = raw.flatMap((integration) =>
+    Array.isArray(integration.owners) ? integration.owners.map(String) : [],
   );
-  const rotation = integrations.map((integration) =>
-    typeof integration?.rotationDays === "number" ? integration.rotationDays : 90,
-  );
+  const integrations = raw.map((integration): IntegrationFacts => {
+    const credential = isRecord(integration.credential) ? integration.credential : {};
+    const type = typeof credential.type === "string" ? credential.type : "secret";
+    // The program validates the rest; here only what the pack config needs (rotationDays of earlier releases
+    // sits beside the credential).
+    const rotationDays = [credential.rotationDays, integration.rotationDays].find(
+      (days): days is number => typeof days === "number",
+    );
+    return {
+      name: String(integration.name),
+      type,
+      ...(type === "secret" || type === "certificate"
+        ? { rotationDays: rotationDays ?? DEFAULT_ROTATION_DAYS }
+        : {}),
+      ...(type === "managedIdentity" && credential.principalId !== undefined
+        ? { principalId: credential.principalId as string }
+        : {}),
+    };
+  });
   const deployer = config[`${PROJECT}:deployerObjectId`];
+  const principals = integrations.flatMap((integration) =>
+    integration.principalId === undefined ? [] : [integration.principalId],
+  );
   // The pack's schema accepts object IDs only; a placeholder left in the stack file is named here instead.
-  const notGuid = [deployer, ...owners].filter(
+  const notGuid = [deployer, ...owners, ...principals].filter(
     (id) => id !== undefined && (typeof id !== "string" || !GUID.test(id)),
   );
   if (notGuid.length > 0) {
     throw new Error(
-      `the stack file's deployerObjectId or integrations[].owners hold ${notGuid.map((id) => JSON.stringify(id)).join(", ")}, not object IDs; fill in the placeholders`,
+      `the stack file's deployerObjectId, integrations[].owners or integrations[].credential.principalId hold ${notGuid.map((id) => JSON.stringify(id)).join(", ")}, not object IDs; fill in the placeholders`,
     );
   }
   return {
@@ -97,8 +134,16 @@ export function stackFileFacts(stackFileText: string): StackFileFacts {
       typeof deployer === "string"
         ? [...new Set([deployer, ...owners].map((id) => id.toLowerCase()))].sort()
         : undefined,
-    longestRotationDays: rotation.length > 0 ? Math.max(...rotation) : 90,
+    integrations,
   };
+}
+
+/** The longest a credential of `type` lives in this stack, in days, or undefined when it has none. */
+function longestLifetimeDays(facts: StackFileFacts, type: "secret" | "certificate"): number | undefined {
+  const periods = facts.integrations.flatMap((integration) =>
+    integration.type === type && integration.rotationDays !== undefined ? [integration.rotationDays] : [],
+  );
+  return periods.length === 0 ? undefined : maxCredentialLifetimeDays(Math.max(...periods));
 }
 
 export interface ConfigInputs {
@@ -128,9 +173,24 @@ export function policyPackConfig(inputs: ConfigInputs): PackConfig {
   }
   const limits = settings.limits ?? {};
   const maxDays = limits.maxPasswordLifetimeDays ?? MAX_PASSWORD_LIFETIME_DAYS;
-  if (maxDays < 2 * facts.longestRotationDays) {
+  const maxCertificateDays = limits.maxCertificateLifetimeDays ?? MAX_CERTIFICATE_LIFETIME_DAYS;
+  for (const [key, limit, type] of [
+    ["maxPasswordLifetimeDays", maxDays, "secret"],
+    ["maxCertificateLifetimeDays", maxCertificateDays, "certificate"],
+  ] as const) {
+    const needed = longestLifetimeDays(facts, type);
+    if (needed !== undefined && limit < needed) {
+      problems.push(
+        `limits.${key} ${limit} is shorter than the stack's ${type}s can live (${needed} days: 2 x its longest rotationDays, plus the day a rotation may come early); raise it or shorten rotationDays`,
+      );
+    }
+  }
+  const secretless = limits.requireSecretless ?? "off";
+  const refused =
+    secretless === "off" ? [] : secretless === "no-client-secrets" ? ["secret"] : ["secret", "certificate"];
+  for (const integration of facts.integrations.filter((candidate) => refused.includes(candidate.type))) {
     problems.push(
-      `limits.maxPasswordLifetimeDays ${maxDays} is shorter than the stack's secrets live (2 x rotationDays ${facts.longestRotationDays}); raise it or shorten rotationDays`,
+      `limits.requireSecretless is ${secretless}, but integration ${integration.name} uses credential type ${integration.type}; move it to federated or managedIdentity${secretless === "no-client-secrets" ? " (or certificate)" : ""} first`,
     );
   }
   const enforcement: Record<string, Level> = Object.fromEntries(
@@ -161,6 +221,9 @@ export function policyPackConfig(inputs: ConfigInputs): PackConfig {
     }
   }
   if (problems.length > 0) throw new Error(problems.join("\n"));
+  const principals = [
+    ...new Set(facts.integrations.flatMap((integration) => integration.principalId?.toLowerCase() ?? [])),
+  ].sort();
 
   const entry = (name: PolicyName, properties: Record<string, unknown> = {}) => ({
     enforcementLevel: enforcement[name],
@@ -169,6 +232,8 @@ export function policyPackConfig(inputs: ConfigInputs): PackConfig {
   return {
     ...Object.fromEntries(POLICY_NAMES.map((name) => [name, entry(name)])),
     [POLICY.passwordLifetime]: entry(POLICY.passwordLifetime, { [CONFIG.maxDays]: maxDays }),
+    [POLICY.certificateLifetime]: entry(POLICY.certificateLifetime, { [CONFIG.maxDays]: maxCertificateDays }),
+    [POLICY.secretless]: entry(POLICY.secretless, { [CONFIG.secretless]: secretless }),
     [POLICY.keyVault]: entry(POLICY.keyVault, {
       [CONFIG.minRetentionDays]: limits.minSoftDeleteRetentionDays ?? MAX_SOFT_DELETE_RETENTION_DAYS,
       [CONFIG.requireNetworkRules]: limits.requireNetworkRules ?? false,
@@ -180,6 +245,7 @@ export function policyPackConfig(inputs: ConfigInputs): PackConfig {
     [POLICY.appRoleAssignment]: entry(POLICY.appRoleAssignment, {
       [CONFIG.smartspacePrincipal]: sp.toLowerCase(),
       ...(role === undefined ? {} : { [CONFIG.smartspaceAppRole]: role.toLowerCase() }),
+      ...(principals.length === 0 ? {} : { [CONFIG.managedIdentityPrincipals]: principals }),
     }),
   };
 }

@@ -3,9 +3,15 @@ import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import type { Policies } from "@pulumi/policy";
 import { EnforcementLevel } from "@pulumi/pulumi/proto/analyzer_pb";
-import { checkPasswordLifetime, CONFIG, PACK_NAME, policies, POLICY } from "../policy/policies";
+import { stringify as toYaml } from "yaml";
+import { checkCredentialLifetime, CONFIG, PACK_NAME, policies, POLICY } from "../policy/policies";
 import { policyPackConfig, stackFileFacts, stackSettings } from "../policy/write-config";
-import { DEPLOYER_OBJECT_ID, SMARTSPACE, SUBSCRIPTION_ID } from "./support/azureMocks";
+import {
+  DEPLOYER_OBJECT_ID,
+  SMARTSPACE,
+  SUBSCRIPTION_ID,
+  USER_ASSIGNED_IDENTITY,
+} from "./support/azureMocks";
 import { baseConfig, OWNER_OBJECT_ID, READER_OBJECT_ID, WORKSPACE_A, WORKSPACE_B } from "./support/fixtures";
 import {
   analyzeResource,
@@ -33,13 +39,69 @@ const T = {
   actionGroup: "azure-native:monitor:ActionGroup",
   systemTopic: "azure-native:eventgrid:SystemTopic",
   systemTopicEventSubscription: "azure-native:eventgrid:SystemTopicEventSubscription",
+  applicationCertificate: "azuread:index/applicationCertificate:ApplicationCertificate",
+  federatedCredential:
+    "azuread:index/applicationFederatedIdentityCredential:ApplicationFederatedIdentityCredential",
+  userAssignedIdentity: "azure-native:managedidentity:UserAssignedIdentity",
+  keyVaultCertificate: "pulumi-nodejs:dynamic/smartspace:KeyVaultCertificate",
 } as const;
 
-/** The pack config a production stack's pipeline writes, as the config writer builds it. */
+/** One integration of each credential type (both kinds of managed identity), with readers where they apply. */
+const fullConfig = baseConfig({
+  deployerObjectId: DEPLOYER_OBJECT_ID,
+  integrations: [
+    {
+      name: "crm-sync",
+      owners: [OWNER_OBJECT_ID],
+      workspaces: [WORKSPACE_A, WORKSPACE_B],
+      secretReaders: [READER_OBJECT_ID],
+    },
+    { name: "billing-bot", rotationDays: 30, workspaces: [WORKSPACE_A], secretReaders: [READER_OBJECT_ID] },
+    {
+      name: "onprem-agent",
+      credential: { type: "certificate", rotationDays: 60, readers: [READER_OBJECT_ID] },
+      workspaces: [WORKSPACE_A],
+    },
+    {
+      name: "ci-bot",
+      credential: {
+        type: "federated",
+        readers: [READER_OBJECT_ID],
+        subjects: [
+          { github: { repository: "contoso/crm", environment: "prod" } },
+          { managedIdentity: { principalId: USER_ASSIGNED_IDENTITY.principalId } },
+        ],
+      },
+      workspaces: [WORKSPACE_A],
+    },
+    {
+      name: "func-app",
+      credential: { type: "managedIdentity", create: { resourceGroupName: "rg-smartspace-dev" } },
+      workspaces: [WORKSPACE_A],
+    },
+    {
+      name: "aks-app",
+      credential: { type: "managedIdentity", principalId: USER_ASSIGNED_IDENTITY.principalId },
+      workspaces: [WORKSPACE_B],
+    },
+  ],
+  alerts: { emails: ["platform-team@contoso.com"] },
+});
+
+/** The stack file of a configuration, as `Pulumi.<stack>.yaml` holds it, read by the config writer. */
+function stackFileOf(config: Record<string, unknown>): string {
+  return toYaml({
+    config: Object.fromEntries(
+      Object.entries(config).map(([key, value]) => [`smartspace-integration:${key}`, value]),
+    ),
+  });
+}
+
+/** The pack config a production stack's pipeline writes for `fullConfig`, as the config writer builds it. */
 const PACK_CONFIG: PackConfig = policyPackConfig({
   stack: "prod",
   settings: { production: true },
-  facts: { allowedOwners: [DEPLOYER_OBJECT_ID, OWNER_OBJECT_ID], longestRotationDays: 90 },
+  facts: stackFileFacts(stackFileOf(fullConfig)),
   smartspaceServicePrincipalObjectId: SMARTSPACE.objectId,
   smartspaceAppRoleId: SMARTSPACE.integrationsRoleId,
 });
@@ -64,20 +126,6 @@ function describeViolations(violations: readonly Violation[]): string {
   return violations.map((v) => `${v.policy} on ${v.urn ?? "stack"}: ${v.message}`).join("\n");
 }
 
-const fullConfig = baseConfig({
-  deployerObjectId: DEPLOYER_OBJECT_ID,
-  integrations: [
-    {
-      name: "crm-sync",
-      owners: [OWNER_OBJECT_ID],
-      workspaces: [WORKSPACE_A, WORKSPACE_B],
-      secretReaders: [READER_OBJECT_ID],
-    },
-    { name: "billing-bot", rotationDays: 30, workspaces: [WORKSPACE_A], secretReaders: [READER_OBJECT_ID] },
-  ],
-  alerts: { emails: ["platform-team@contoso.com"] },
-});
-
 /** Every resource the real program declares, as the engine sends them to the pack. */
 async function programResources(): Promise<HarnessResource[]> {
   return resourcesFromRun(await runProgram(fullConfig));
@@ -101,7 +149,7 @@ describe("policy pack", () => {
       declared = await programResources();
     });
 
-    it("passes every policy for every resource the program declares, with a created or an existing vault", async () => {
+    it("passes every policy for every resource the program declares, in every credential mode, with a created or an existing vault", async () => {
       for (const type of Object.values(T)) {
         assert.ok(
           declared.some((item) => item.type === type),
@@ -119,8 +167,9 @@ describe("policy pack", () => {
 
     it("refuses every resource type the stack does not declare", async () => {
       const attacks: [string, Record<string, unknown>][] = [
-        ["azuread:index/applicationFederatedIdentityCredential:ApplicationFederatedIdentityCredential", {}],
-        ["azuread:index/applicationCertificate:ApplicationCertificate", {}],
+        // A federated credential on a managed identity: the stack trusts subjects on applications only.
+        ["azure-native:managedidentity:FederatedIdentityCredential", {}],
+        ["azuread:index/servicePrincipalCertificate:ServicePrincipalCertificate", {}],
         ["azuread:index/applicationOwner:ApplicationOwner", {}],
         ["azuread:index/directoryRoleAssignment:DirectoryRoleAssignment", {}],
         ["azure-native:authorization:RoleDefinition", {}],
@@ -171,6 +220,154 @@ describe("policy pack", () => {
       assert.deepEqual(
         (await runPolicies(policies, [...declared, third], PACK_CONFIG)).map((violation) => violation.policy),
         [POLICY.passwordsPerApplication],
+      );
+    });
+
+    it("allows the credential modes' types only in the shape the stack declares them", async () => {
+      const one = (type: string) => {
+        const found = declared.find((item) => item.type === type);
+        assert.ok(found, type);
+        return found;
+      };
+      const changed = (
+        item: HarnessResource,
+        props: Record<string, unknown>,
+        propertyDependencies: Record<string, string[]> = {},
+      ): HarnessResource => ({
+        ...item,
+        props: { ...item.props, ...props },
+        propertyDependencies: { ...item.propertyDependencies, ...propertyDependencies },
+      });
+      const certificate = one(T.applicationCertificate);
+      const federated = one(T.federatedCredential);
+      const version = one(T.keyVaultCertificate);
+      const identity = one(T.userAssignedIdentity);
+      const reader = declared.find(
+        (item) => item.type === T.roleAssignment && item.name.includes("-certificate-reader-"),
+      );
+      assert.ok(reader, "the certificate's reader grant");
+      const FOREIGN_APP = "/applications/2f1e0d9c-0000-4000-8000-000000000001";
+      const cases: [string, HarnessResource, RegExp][] = [
+        [
+          "a certificate on an application named by ID",
+          changed(certificate, { applicationId: FOREIGN_APP }, { applicationId: [] }),
+          /applicationId .* is not taken from an application this stack declares/,
+        ],
+        [
+          "a certificate whose key was not generated in Key Vault",
+          changed(certificate, {}, { value: [] }),
+          /value is not taken from a Key Vault certificate version this stack declares/,
+        ],
+        ["a symmetric key", changed(certificate, { type: "Symmetric" }), /register only public keys/],
+        [
+          "a federated credential for another audience",
+          changed(federated, { audiences: ["api://AzureADTokenExchange", "api://other"] }),
+          /accept exactly \["api:\/\/AzureADTokenExchange"\]/,
+        ],
+        [
+          "a federated credential trusting an http issuer",
+          changed(federated, { issuer: "http://idp.example.com" }),
+          /issuer "http:\/\/idp\.example\.com"/,
+        ],
+        [
+          "a federated credential on an application named by ID",
+          changed(federated, { applicationId: FOREIGN_APP }, { applicationId: [] }),
+          /federated identity credential .* is not taken from an application this stack declares/,
+        ],
+        [
+          "a Key Vault certificate given its key and key policy",
+          changed(version, {
+            pem: "-----BEGIN PRIVATE KEY-----\nMIIEvQ\n-----END PRIVATE KEY-----",
+            exportable: false,
+          }),
+          /inputs \["pem","exportable"\] the stack does not declare/,
+        ],
+        [
+          "a Key Vault certificate valid for ten years",
+          changed(version, { validityInMonths: 120 }),
+          /validityInMonths is 120; a version rotating every 60 days is valid 5 months/,
+        ],
+        [
+          "another provider behind the certificate's type",
+          changed(version, { __provider: "exports.handler = __f0; // imports a PFX" }),
+          /not the project's KeyVaultCertificate shim/,
+        ],
+        [
+          "an identity without a name",
+          changed(identity, { resourceName: undefined }),
+          /resourceName is undefined/,
+        ],
+        [
+          "a certificate reader granted another secret of the vault",
+          changed(reader, {
+            scope: String(reader.props.scope).replace(
+              /secrets\/[^/]+$/,
+              "secrets/smartspace-crm-sync-client-secret",
+            ),
+          }),
+          /not a secret this stack declares \(nor the secret of a certificate it issues\)/,
+        ],
+      ];
+      for (const [what, item, why] of cases) {
+        const violations = await runPolicies(
+          policies,
+          declared.map((candidate) => (candidate.urn === item.urn ? item : candidate)),
+          PACK_CONFIG,
+        );
+        assert.ok(
+          violations.length > 0 && violations.every((violation) => violation.urn === item.urn),
+          `${what}: ${describeViolations(violations)}`,
+        );
+        assert.ok(
+          violations.some((violation) => why.test(violation.message)),
+          `${what}: ${describeViolations(violations)}`,
+        );
+      }
+
+      // No application gets more than the two certificate slots, or more federated credentials than Entra ID allows.
+      const third = renamed(certificate, certificate.name.replace(/slot-[ab]$/, "slot-c"));
+      const trusted = Array.from({ length: 19 }, (_, index) =>
+        renamed(federated, `${federated.name}-${index}`),
+      );
+      const counted = await runPolicies(
+        policyNamed(POLICY.credentialsOnStackApplications),
+        [...declared, third, ...trusted],
+        PACK_CONFIG,
+      );
+      assert.deepEqual(
+        counted.map((violation) => /has (\d+) (.*?)s \(/.exec(violation.message)?.slice(1)),
+        [
+          ["3", "application certificate"],
+          ["21", "federated identity credential"],
+        ],
+        describeViolations(counted),
+      );
+      assert.match(counted[1].message, /at most 20: Entra ID's limit per application/);
+    });
+
+    it("refuses client secrets, and at the strictest level certificates, where the stack requires secretless credentials", async () => {
+      const at = async (level: string) => {
+        const config = { ...PACK_CONFIG, [POLICY.secretless]: { [CONFIG.secretless]: level } };
+        const violations = await runPolicies(policyNamed(POLICY.secretless), declared, config);
+        return violations.map((violation) => {
+          const item = declared.find((candidate) => candidate.urn === violation.urn);
+          return [item?.type, violation.message] as const;
+        });
+      };
+      assert.deepEqual(await at("off"), []);
+      const noSecrets = await at("no-client-secrets");
+      assert.deepEqual(
+        noSecrets.map(([type]) => type),
+        [T.applicationPassword, T.applicationPassword, T.applicationPassword, T.applicationPassword],
+        "both slots of both secret integrations",
+      );
+      assert.match(
+        noSecrets[0][1],
+        /this stack requires secretless credentials \(limits\.requireSecretless: no-client-secrets in policy\/stacks\.yaml\); give the integration credential type federated, managedIdentity or certificate/,
+      );
+      assert.deepEqual(
+        [...new Set((await at("no-stored-credentials")).map(([type]) => type))].sort(),
+        [T.applicationCertificate, T.applicationPassword, T.keyVaultCertificate].sort(),
       );
     });
 
@@ -236,7 +433,18 @@ describe("policy pack", () => {
       assert.equal(messages.length, 3, messages.join("\n"));
       assert.match(messages[0], /only hold the configured Smartspace role/);
       assert.match(messages[1], /only hold roles of the Smartspace service principal/);
-      assert.match(messages[2], /not a service principal this stack declares/);
+      assert.match(messages[2], /not a service principal or managed identity this stack declares/);
+      // An existing managed identity holds the role only while the stack file names it.
+      const unnamed = {
+        ...PACK_CONFIG,
+        [POLICY.appRoleAssignment]: { ...PACK_CONFIG[POLICY.appRoleAssignment] },
+      };
+      delete (unnamed[POLICY.appRoleAssignment] as Record<string, unknown>)[CONFIG.managedIdentityPrincipals];
+      const existing = await runPolicies(policyNamed(POLICY.appRoleAssignment), declared, unnamed);
+      assert.deepEqual(
+        existing.map((violation) => violation.urn?.replace(/.*::/, "")),
+        ["aks-app-identity-role"],
+      );
     });
 
     it("refuses owners the configuration does not name, and identifier URIs", async () => {
@@ -303,27 +511,36 @@ describe("policy pack", () => {
   });
 
   describe("rules", () => {
-    it("limits a password's lifetime, from now when it has no start date, to the configured maximum", async () => {
+    it("limits a password's and a registered certificate's lifetime, from now when it has no start date, to the configured maximum", async () => {
       const now = new Date("2025-01-01T00:00:00Z");
-      assert.deepEqual(checkPasswordLifetime({ endDate: "2025-12-31T00:00:00Z" }, now), []);
-      assert.match(checkPasswordLifetime({ endDate: "2026-06-01T00:00:00Z" }, now)[0], /\(now to endDate/);
+      assert.deepEqual(checkCredentialLifetime({ endDate: "2025-12-31T00:00:00Z" }, now), []);
+      assert.match(checkCredentialLifetime({ endDate: "2026-06-01T00:00:00Z" }, now)[0], /\(now to endDate/);
       assert.match(
-        checkPasswordLifetime({ endDate: "2025-07-01T00:00:00Z" }, now, 180)[0],
+        checkCredentialLifetime({ endDate: "2025-07-01T00:00:00Z" }, now, 180)[0],
         /maximum is 180 days/,
       );
-      assert.match(checkPasswordLifetime({}, now)[0], /endDate is not set/);
+      assert.match(checkCredentialLifetime({}, now)[0], /endDate is not set/);
       assert.match(
-        checkPasswordLifetime({ endDateRelative: "8760h", endDate: "2025-02-01T00:00:00Z" }, now)[0],
+        checkCredentialLifetime({ endDateRelative: "8760h", endDate: "2025-02-01T00:00:00Z" }, now)[0],
         /endDateRelative/,
       );
       const limited = policyPackConfig({
         stack: "dev",
-        settings: { production: false, limits: { maxPasswordLifetimeDays: 200 } },
-        facts: { longestRotationDays: 90 },
+        settings: {
+          production: false,
+          limits: { maxPasswordLifetimeDays: 200, maxCertificateLifetimeDays: 190 },
+        },
+        facts: { integrations: [] },
         smartspaceServicePrincipalObjectId: SMARTSPACE.objectId,
       });
       const long = resource(T.applicationPassword, "slot", { endDate: "2099-01-01T00:00:00Z" });
       assert.match((await check(POLICY.passwordLifetime, [long], limited))[0], /maximum is 200 days/);
+      const certificate = resource(T.applicationCertificate, "slot", { endDate: "2099-01-01T00:00:00Z" });
+      assert.match(
+        (await check(POLICY.certificateLifetime, [certificate], limited))[0],
+        /maximum is 190 days/,
+      );
+      assert.match((await check(POLICY.certificateLifetime, [certificate]))[0], /maximum is 365 days/);
     });
 
     it("keeps vaults on RBAC, soft delete with the configured retention, purge protection and, if required, network rules", async () => {
@@ -405,7 +622,7 @@ describe("policy pack", () => {
           policyPackConfig({
             stack: "prod",
             settings: weak,
-            facts: { longestRotationDays: 90 },
+            facts: { integrations: [] },
             smartspaceServicePrincipalObjectId: SMARTSPACE.objectId,
           }),
         (error: Error) =>
@@ -425,7 +642,7 @@ describe("policy pack", () => {
             facts: stackFileFacts(stackFile),
             smartspaceServicePrincipalObjectId: SMARTSPACE.objectId,
           }),
-        /shorter than the stack's secrets live \(2 x rotationDays 180\)/,
+        /limits\.maxPasswordLifetimeDays 200 is shorter than the stack's secrets can live \(361 days/,
       );
       assert.throws(
         () => stackSettings("dev: { production: maybe }", "dev"),
@@ -435,6 +652,93 @@ describe("policy pack", () => {
         () =>
           stackFileFacts("config:\n  smartspace-integration:deployerObjectId: <deploy identity object id>\n"),
         /"<deploy identity object id>", not object IDs; fill in the placeholders/,
+      );
+    });
+    it("reads each integration's credential from the stack file: its rotation, its type, an existing identity", () => {
+      const modes = stackFileFacts(stackFileOf(fullConfig));
+      assert.deepEqual(
+        modes.integrations.map((integration) => [
+          integration.name,
+          integration.type,
+          integration.rotationDays,
+        ]),
+        [
+          ["crm-sync", "secret", 90],
+          ["billing-bot", "secret", 30],
+          ["onprem-agent", "certificate", 60],
+          ["ci-bot", "federated", undefined],
+          ["func-app", "managedIdentity", undefined],
+          ["aks-app", "managedIdentity", undefined],
+        ],
+      );
+      assert.deepEqual(PACK_CONFIG[POLICY.appRoleAssignment][CONFIG.managedIdentityPrincipals], [
+        USER_ASSIGNED_IDENTITY.principalId,
+      ]);
+      // credential.rotationDays counts like the integration-level key of earlier releases, per credential type.
+      const write = (limits: Record<string, unknown>, integrations: unknown[]) =>
+        policyPackConfig({
+          stack: "dev",
+          settings: { production: false, limits },
+          facts: stackFileFacts(stackFileOf({ integrations })),
+          smartspaceServicePrincipalObjectId: SMARTSPACE.objectId,
+        });
+      const longSecret = { name: "a", credential: { type: "secret", rotationDays: 180 } };
+      const longCertificate = { name: "b", credential: { type: "certificate", rotationDays: 150 } };
+      assert.throws(() => write({ maxPasswordLifetimeDays: 300 }, [longSecret]), /\(361 days/);
+      assert.doesNotThrow(() => write({ maxPasswordLifetimeDays: 300 }, [longCertificate]));
+      assert.throws(
+        () => write({ maxCertificateLifetimeDays: 300 }, [longCertificate]),
+        /limits\.maxCertificateLifetimeDays 300 is shorter than the stack's certificates can live \(301 days/,
+      );
+    });
+
+    it("requires secretless credentials only where a stack asks, and only once its integrations have moved", () => {
+      const write = (
+        stack: string,
+        settings: Parameters<typeof policyPackConfig>[0]["settings"],
+        integrations: unknown[],
+      ) =>
+        policyPackConfig({
+          stack,
+          settings,
+          facts: stackFileFacts(stackFileOf({ deployerObjectId: DEPLOYER_OBJECT_ID, integrations })),
+          smartspaceServicePrincipalObjectId: SMARTSPACE.objectId,
+          smartspaceAppRoleId: SMARTSPACE.integrationsRoleId,
+        });
+      const secret = { name: "crm-sync" };
+      const certificate = { name: "agent", credential: { type: "certificate" } };
+      const federated = {
+        name: "ci-bot",
+        credential: {
+          type: "federated",
+          subjects: [{ github: { repository: "contoso/crm", branch: "main" } }],
+        },
+      };
+      // No production minimum: stacks deployed with client secrets (the default type) keep deploying.
+      assert.equal(
+        write("prod", stackSettings(settingsText, "prod"), [secret])[POLICY.secretless][CONFIG.secretless],
+        "off",
+      );
+      const strict = { production: true, limits: { requireSecretless: "no-stored-credentials" as const } };
+      assert.throws(
+        () => write("prod", strict, [secret, certificate, federated]),
+        (error: Error) =>
+          /integration crm-sync uses credential type secret; move it to federated or managedIdentity first/.test(
+            error.message,
+          ) && /integration agent uses credential type certificate/.test(error.message),
+      );
+      assert.equal(
+        write("prod", strict, [federated])[POLICY.secretless][CONFIG.secretless],
+        "no-stored-credentials",
+      );
+      assert.doesNotThrow(() =>
+        write("prod", { production: true, limits: { requireSecretless: "no-client-secrets" } }, [
+          certificate,
+        ]),
+      );
+      assert.throws(
+        () => stackSettings("prod: { production: true, limits: { requireSecretless: yes } }", "prod"),
+        /policy\/stacks\.yaml is invalid: prod\.limits\.requireSecretless/,
       );
     });
   });
@@ -457,15 +761,23 @@ describe("policy pack", () => {
         await configurePack(pack, PACK_CONFIG);
         const backdoor = await analyzeResource(
           pack,
-          resource(
-            "azuread:index/applicationFederatedIdentityCredential:ApplicationFederatedIdentityCredential",
-            "fic",
-            {},
-          ),
+          resource("azuread:index/applicationOwner:ApplicationOwner", "owner", {}),
         );
         assert.deepEqual(
           backdoor.map((v) => v.policy),
           [POLICY.declaredTypes],
+        );
+        const longLived = await analyzeResource(
+          pack,
+          resource(T.applicationCertificate, "slot", {
+            type: "AsymmetricX509Cert",
+            encoding: "base64",
+            endDate: "2099-01-01T00:00:00Z",
+          }),
+        );
+        assert.deepEqual(
+          longLived.map((v) => v.policy),
+          [POLICY.certificateLifetime],
         );
         const weakVault = await analyzeResource(
           pack,

@@ -78,7 +78,7 @@ describe("Key Vault network rules and audit logs", () => {
     const config = policyPackConfig({
       stack: "prod",
       settings: { production: false, limits: { requireNetworkRules: true } },
-      facts: { longestRotationDays: 90 },
+      facts: { integrations: [] },
       smartspaceServicePrincipalObjectId: SMARTSPACE.objectId,
     });
     const violations = await runPolicies(policies, resourcesFromRun(run), config);
