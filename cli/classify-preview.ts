@@ -2,11 +2,18 @@
  * Classifies the output of `pulumi preview --refresh --expect-no-changes --json` for drift detection.
  *
  * A scheduled drift check must not cry wolf on the one change this stack makes on purpose: the two-slot
- * client secret rotation. When a rotation period ends, the next preview shows the older `ApplicationPassword`
- * slot being replaced (its `rotateWhenChanged` generation and dates moved on) and the Key Vault client-secret
- * being updated to the new current slot. Those are reported as "rotation due" (the weekly rotation run, or any
- * `pulumi up`, performs them). Everything else that the preview would change is drift: someone changed or
- * deleted a resource outside Pulumi, or the code on main was not deployed.
+ * credential rotation. When a rotation period ends, the next preview shows, per integration:
+ *
+ * - client secret: the older `ApplicationPassword` slot replaced (its `rotateWhenChanged` generation and dates
+ *   moved on) and the Key Vault client-secret updated to the new current slot;
+ * - certificate: the older slot's `KeyVaultCertificate` version replaced (its generation moved on) and that
+ *   slot's `ApplicationCertificate` replaced with the new version's public key and end date;
+ * - in every mode that stores them, the client-id and tenant-id secrets updated with the next period's expiry
+ *   (a federated integration rotates nothing else, so for it this renewal is the whole rotation).
+ *
+ * Those are reported as "rotation due" (the weekly rotation run, or any `pulumi up`, performs them). Everything
+ * else that the preview would change is drift: someone changed or deleted a resource outside Pulumi, or the
+ * code on main was not deployed.
  *
  * Input: the preview's JSON digest (`{ config, steps: [{ op, urn, oldState, newState, diffReasons,
  * replaceReasons, detailedDiff }], diagnostics, changeSummary }`) and the preview's exit code (Pulumi exits 7,
@@ -27,6 +34,7 @@
 import { writeFileSync } from "node:fs";
 import { Command, InvalidArgumentError } from "commander";
 import { z } from "zod";
+import { identifierExpiryPeriod, identifierRenewalDays } from "../rules/rotation";
 import { appendOutputs, code, fitReport, readBounded, recordFailure, schemaProblems } from "./report";
 
 export const EXIT_NO_CHANGES_EXPECTED = 7;
@@ -34,10 +42,23 @@ export const PROJECT = "smartspace-integration";
 export const DOCS = "docs/operations.md#drift-findings";
 
 const PASSWORD_TYPE = "azuread:index/applicationPassword:ApplicationPassword";
+const CERTIFICATE_SLOT_TYPE = "azuread:index/applicationCertificate:ApplicationCertificate";
+const CERTIFICATE_VERSION_TYPE = "pulumi-nodejs:dynamic/smartspace:KeyVaultCertificate";
+const WORKSPACE_ACCESS_TYPE = /^pulumi-nodejs:dynamic(:Resource|\/smartspace:WorkspaceAccess)$/;
 const SECRET_TYPE = /^azure-native[^:]*:keyvault(\/[a-z0-9]+)?:Secret$/i;
 const STACK_TYPE = "pulumi:pulumi:Stack";
 /** Inputs that move on their own when a rotation period ends; nothing else may differ for a rotation. */
 const ROTATION_INPUTS = new Set(["rotateWhenChanged", "startDate", "endDate"]);
+/**
+ * What differs when a certificate version's period ends: its generation. The provider's code version and the
+ * serialized shim may differ too (a code update the new version is issued with); no input that asks Key Vault
+ * for another kind of certificate may.
+ */
+const CERTIFICATE_VERSION_ROTATION_INPUTS = new Set(["generation", "providerVersion", "__provider"]);
+/** What a certificate slot's replacement after a new version changes: the public key and its end date. */
+const CERTIFICATE_SLOT_ROTATION_INPUTS = new Set(["value", "endDate", "startDate"]);
+/** The identifier secrets, whose expiry each period renews. */
+const IDENTIFIER_SECRET_NAME = /^smartspace-(.+)-(client-id|tenant-id)$/;
 /** What the Key Vault client-secret update that follows a rotation may touch. */
 const SECRET_FOLLOW_UP_PATHS = [
   "properties.value",
@@ -207,20 +228,41 @@ function topLevel(path: string): string {
   return path.split(/[.[]/, 1)[0];
 }
 
-function integrationNames(config: PreviewDigestJson["config"]): string[] {
+/** What the classification needs of an integration's configuration. */
+interface IntegrationConfig {
+  readonly name: string;
+  /** `credential.type`, `secret` when absent. */
+  readonly type: string;
+  readonly rotationDays?: number;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
+}
+
+/** The integrations of the stack's configuration, as the preview recorded it; none when it cannot be read. */
+function integrationConfigs(config: PreviewDigestJson["config"]): IntegrationConfig[] {
   const raw = config?.[`${PROJECT}:integrations`];
   if (typeof raw !== "string") return [];
+  let parsed: unknown;
   try {
-    const parsed: unknown = JSON.parse(raw);
-    if (!Array.isArray(parsed)) return [];
-    return parsed
-      .map((entry) =>
-        entry !== null && typeof entry === "object" ? (entry as { name?: unknown }).name : undefined,
-      )
-      .filter((name): name is string => typeof name === "string");
+    parsed = JSON.parse(raw);
   } catch {
     return [];
   }
+  if (!Array.isArray(parsed)) return [];
+  return parsed.filter(isRecord).flatMap((entry) => {
+    if (typeof entry.name !== "string") return [];
+    const credential = isRecord(entry.credential) ? entry.credential : {};
+    const days = [credential.rotationDays, entry.rotationDays].find((value) => typeof value === "number");
+    return [
+      {
+        name: entry.name,
+        type: typeof credential.type === "string" ? credential.type : "secret",
+        rotationDays: days as number | undefined,
+      },
+    ];
+  });
 }
 
 /**
@@ -243,7 +285,9 @@ function integrationKeys(step: PreviewStepJson, names: readonly string[]): Set<s
     if (typeof tagged === "string") keys.add(`integration:${tagged}`);
   }
   const secretName =
-    typeof inputs.secretName === "string" ? /^smartspace-(.+)-client-secret$/.exec(inputs.secretName) : null;
+    typeof inputs.secretName === "string"
+      ? /^smartspace-(.+)-(client-secret|client-id|tenant-id)$/.exec(inputs.secretName)
+      : null;
   if (secretName) keys.add(`integration:${secretName[1]}`);
   return keys;
 }
@@ -254,11 +298,68 @@ function related(a: Set<string>, b: Set<string>): boolean {
   return [...a].some((key) => b.has(key));
 }
 
+/** Top-level inputs that differ between the step's old and new state, when both are known. */
+function changedInputs(step: PreviewStepJson): string[] | undefined {
+  const before = step.oldState?.inputs;
+  const after = step.newState?.inputs;
+  if (before === undefined || after === undefined) return undefined;
+  return [...new Set([...Object.keys(before), ...Object.keys(after)])].filter(
+    (key) => JSON.stringify(before[key]) !== JSON.stringify(after[key]),
+  );
+}
+
+function generationOf(state: PreviewStepJson["oldState"]): number | undefined {
+  const generation = state?.inputs?.generation;
+  return typeof generation === "string" && /^-?\d+$/.test(generation) ? Number(generation) : undefined;
+}
+
+/** A client-secret slot's or certificate version's replacement because its rotation period ended (or forced). */
 function isRotationReplacement(step: PreviewStepJson, type: string, forced: ReadonlySet<string>): boolean {
-  if (type !== PASSWORD_TYPE || !REPLACE_OPS.has(step.op)) return false;
-  if (forced.has(step.urn)) return true;
+  if (!REPLACE_OPS.has(step.op)) return false;
+  if (type === PASSWORD_TYPE) {
+    if (forced.has(step.urn)) return true;
+    const changed = changedPaths(step).map(topLevel);
+    return changed.includes("rotateWhenChanged") && changed.every((key) => ROTATION_INPUTS.has(key));
+  }
+  if (type === CERTIFICATE_VERSION_TYPE) {
+    // The dynamic provider names what forces the replacement but not every input that differs: compare the
+    // states too. A new version is for a later generation.
+    const changed = [...changedPaths(step).map(topLevel), ...(changedInputs(step) ?? [])];
+    const before = generationOf(step.oldState);
+    const after = generationOf(step.newState);
+    return (
+      changed.includes("generation") &&
+      changed.every((key) => CERTIFICATE_VERSION_ROTATION_INPUTS.has(key)) &&
+      (before === undefined || after === undefined || after > before)
+    );
+  }
+  return false;
+}
+
+/** The certificate version a certificate slot registers: `<name>-slot-<s>` holds `<name>-version-<s>`. */
+function versionOfSlot(slotUrn: string): string | undefined {
+  return /-slot-([ab])$/.test(slotUrn)
+    ? slotUrn
+        .replace(`$${CERTIFICATE_SLOT_TYPE}::`, `$${CERTIFICATE_VERSION_TYPE}::`)
+        .replace(/-slot-([ab])$/, "-version-$1")
+    : undefined;
+}
+
+/** A certificate slot replaced because its version was: only the public key and its dates change. */
+function isCertificateSlotFollowUp(
+  step: PreviewStepJson,
+  type: string,
+  rotatedUrns: ReadonlySet<string>,
+): boolean {
+  if (type !== CERTIFICATE_SLOT_TYPE || !REPLACE_OPS.has(step.op)) return false;
+  const version = versionOfSlot(step.urn);
   const changed = changedPaths(step).map(topLevel);
-  return changed.includes("rotateWhenChanged") && changed.every((key) => ROTATION_INPUTS.has(key));
+  return (
+    version !== undefined &&
+    rotatedUrns.has(version) &&
+    changed.length > 0 &&
+    changed.every((key) => CERTIFICATE_SLOT_ROTATION_INPUTS.has(key))
+  );
 }
 
 function isSecretFollowUp(step: PreviewStepJson, type: string): boolean {
@@ -275,11 +376,64 @@ function isSecretFollowUp(step: PreviewStepJson, type: string): boolean {
   );
 }
 
+function expiresOf(state: PreviewStepJson["oldState"]): number | undefined {
+  const properties = state?.inputs?.properties;
+  const attributes = isRecord(properties) ? properties.attributes : undefined;
+  const expires = isRecord(attributes) ? attributes.expires : undefined;
+  return typeof expires === "number" ? expires : undefined;
+}
+
+/**
+ * An identifier secret whose expiry moved from one period's scheduled value to a later period's, and nothing
+ * else: the renewal every rotation period brings, in any credential mode, even when nothing else rotates (a
+ * federated integration). An expiry changed by hand lies on no period's schedule.
+ */
+function isIdentifierRenewal(
+  step: PreviewStepJson,
+  type: string,
+  integrations: readonly IntegrationConfig[],
+): boolean {
+  if (!SECRET_TYPE.test(type) || step.op !== "update") return false;
+  const secretName = step.newState?.inputs?.secretName;
+  const match = typeof secretName === "string" ? IDENTIFIER_SECRET_NAME.exec(secretName) : null;
+  const integration = integrations.find((candidate) => candidate.name === match?.[1]);
+  const changed = changedPaths(step);
+  const before = expiresOf(step.oldState);
+  const after = expiresOf(step.newState);
+  if (
+    integration === undefined ||
+    before === undefined ||
+    after === undefined ||
+    changed.length === 0 ||
+    !changed.every((path) =>
+      ["properties", "properties.attributes", "properties.attributes.expires"].includes(path),
+    ) ||
+    !(changedInputs(step) ?? []).every((key) => key === "properties")
+  ) {
+    return false;
+  }
+  let days: number;
+  try {
+    days = identifierRenewalDays(integration.type, integration.rotationDays);
+    const from = identifierExpiryPeriod(before, days);
+    const to = identifierExpiryPeriod(after, days);
+    return from !== undefined && to !== undefined && to > from;
+  } catch {
+    // A rotationDays the program would refuse: not a schedule this can recognise.
+    return false;
+  }
+}
+
 const TYPE_LABELS: Readonly<Record<string, string>> = {
   "azuread:index/application:Application": "app registration",
   "azuread:index/servicePrincipal:ServicePrincipal": "service principal",
   "azuread:index/appRoleAssignment:AppRoleAssignment": "Smartspace app role assignment",
   [PASSWORD_TYPE]: "client secret slot",
+  [CERTIFICATE_SLOT_TYPE]: "client certificate slot",
+  [CERTIFICATE_VERSION_TYPE]: "Key Vault certificate version",
+  "azuread:index/applicationFederatedIdentityCredential:ApplicationFederatedIdentityCredential":
+    "federated identity credential",
+  "azure-native:managedidentity:UserAssignedIdentity": "managed identity",
   "azure-native:keyvault:Vault": "Key Vault",
   "azure-native:keyvault:Secret": "Key Vault secret",
   "azure-native:authorization:RoleAssignment": "Key Vault reader role assignment",
@@ -288,7 +442,7 @@ const TYPE_LABELS: Readonly<Record<string, string>> = {
 
 function label(type: string): string {
   if (TYPE_LABELS[type]) return TYPE_LABELS[type];
-  if (type.startsWith("pulumi-nodejs:dynamic")) return "Smartspace workspace access grant";
+  if (WORKSPACE_ACCESS_TYPE.test(type)) return "Smartspace workspace access grant";
   if (type.startsWith("pulumi:providers:")) return "provider configuration";
   return type;
 }
@@ -300,7 +454,7 @@ function driftExplanation(op: string, type: string, properties: readonly string[
   }
   switch (op) {
     case "create":
-      return type.startsWith("pulumi-nodejs:dynamic")
+      return WORKSPACE_ACCESS_TYPE.test(type)
         ? "The workspace grant is gone from Smartspace (revoked by hand?) or the workspace was added in code but not deployed; the next `pulumi up` grants it again."
         : `The ${what} is missing from Azure (deleted outside Pulumi) or was added in code but not deployed; the next \`pulumi up\` creates it.`;
     case "delete":
@@ -349,7 +503,8 @@ function classifyValidated(digest: PreviewDigestJson, options: ClassifyOptions):
   }
 
   const forced = new Set(options.forcedReplacements ?? []);
-  const names = integrationNames(digest.config);
+  const integrations = integrationConfigs(digest.config);
+  const names = integrations.map((integration) => integration.name);
   // Logical replacement steps come with create-replacement/delete-replaced companions; report a URN once.
   const byUrn = new Map<string, PreviewStepJson>();
   for (const step of digest.steps ?? []) {
@@ -361,6 +516,7 @@ function classifyValidated(digest: PreviewDigestJson, options: ClassifyOptions):
   const steps = [...byUrn.values()];
 
   const rotations = steps.filter((step) => isRotationReplacement(step, parseUrn(step.urn).type, forced));
+  const rotatedUrns = new Set(rotations.map((step) => step.urn));
   const rotationKeys = rotations.map((step) => integrationKeys(step, names));
   const findings: Finding[] = steps.map((step) => {
     const { type, name } = parseUrn(step.urn);
@@ -379,7 +535,24 @@ function classifyValidated(digest: PreviewDigestJson, options: ClassifyOptions):
         "rotation",
         forced.has(step.urn)
           ? "Replaced on request (--replace): a new credential is issued and the old one deleted."
-          : "The slot's rotation period ended: the older slot is re-issued with the next generation's dates. The other slot stays valid meanwhile.",
+          : type === CERTIFICATE_VERSION_TYPE
+            ? "The slot's rotation period ended: Key Vault issues the next generation's version (the latest, which the versionless URIs serve) and the replaced one is disabled. The other slot's certificate stays registered meanwhile."
+            : "The slot's rotation period ended: the older slot is re-issued with the next generation's dates. The other slot stays valid meanwhile.",
+      );
+    }
+    if (isCertificateSlotFollowUp(step, type, rotatedUrns)) {
+      return finding(
+        "rotation",
+        "Follows the new certificate version: the slot is registered again with its public key and end date; the other slot stays valid meanwhile.",
+      );
+    }
+    const identifier =
+      typeof step.newState?.inputs?.secretName === "string" &&
+      IDENTIFIER_SECRET_NAME.test(step.newState.inputs.secretName);
+    if (isIdentifierRenewal(step, type, integrations)) {
+      return finding(
+        "rotation",
+        "The rotation period ended: the stored client or tenant ID gets a new version with the next period's expiry, nothing else.",
       );
     }
     if (isSecretFollowUp(step, type)) {
@@ -387,7 +560,9 @@ function classifyValidated(digest: PreviewDigestJson, options: ClassifyOptions):
       if (rotationKeys.some((rotation) => related(rotation, keys))) {
         return finding(
           "rotation",
-          "Follows the slot rotation: the Key Vault client secret gets a new version holding the current slot; consumers keep the versionless URI.",
+          identifier
+            ? "Follows the rotation: the stored client or tenant ID gets a new version with the next period's expiry."
+            : "Follows the slot rotation: the Key Vault client secret gets a new version holding the current slot; consumers keep the versionless URI.",
         );
       }
     }

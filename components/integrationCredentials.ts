@@ -6,7 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { FederatedSubject } from "../rules/federated";
 import { clientCertificateName } from "../rules/certificates";
 import {
-  DEFAULT_ROTATION_DAYS,
+  identifierRenewalDays,
   identifierSecretExpiry,
   rotateWhenChanged,
   rotationSchedule,
@@ -116,10 +116,10 @@ export class IntegrationCredentials extends pulumi.ComponentResource {
     this.type = credential.type;
     const readers = credential.readers ?? [];
     // Federated integrations rotate nothing; their stored IDs still expire, renewed every default period.
-    const rotationDays =
-      credential.type === "federated"
-        ? DEFAULT_ROTATION_DAYS
-        : (credential.rotationDays ?? DEFAULT_ROTATION_DAYS);
+    const rotationDays = identifierRenewalDays(
+      credential.type,
+      credential.type === "federated" ? undefined : credential.rotationDays,
+    );
     const schedule = rotationSchedule(args.now ?? new Date(), rotationDays);
 
     const secret = (

@@ -14,6 +14,9 @@ import {
   renderMarkdown,
 } from "../cli/classify-preview";
 import { MAX_INPUT_BYTES } from "../cli/report";
+import { KeyVaultCertificateProvider } from "../providers/keyVaultCertificate";
+import { READER_OBJECT_ID, baseConfig } from "./support/fixtures";
+import { type ProgramRun, type RecordedResource, runProgram, toRawConfig } from "./support/program";
 
 const PREFIX = "urn:pulumi:dev::smartspace-integration::";
 const PASSWORD = "azuread:index/applicationPassword:ApplicationPassword";
@@ -333,6 +336,204 @@ describe("classify-preview", () => {
     assert.match(markdown, /docs\/operations\.md#drift-findings/);
     assert.doesNotMatch(markdown, new RegExp(LEAK_CANARY.replace(/[~]/g, "\\~")));
     assert.doesNotMatch(markdown, /\[secret\]/);
+  });
+
+  describe("over the real program's rotation, in every credential mode", () => {
+    // rotationDays 90: period 10 is in effect on 2026-08-01; period 11 from 2026-09-16 (a day before its boundary).
+    const NOW = new Date("2026-08-01T10:00:00Z");
+    const NEXT_PERIOD = new Date("2026-09-16T00:00:01Z");
+    const config = baseConfig({
+      integrations: [
+        { name: "crm-sync", secretReaders: [READER_OBJECT_ID] },
+        { name: "agent", credential: { type: "certificate", readers: [READER_OBJECT_ID] } },
+        {
+          name: "ci-bot",
+          credential: {
+            type: "federated",
+            readers: [READER_OBJECT_ID],
+            subjects: [{ github: { repository: "contoso/crm", environment: "prod" } }],
+          },
+        },
+      ],
+    });
+    const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+    const VERSION = "pulumi-nodejs:dynamic/smartspace:KeyVaultCertificate";
+    const CERTIFICATE_SLOT = "azuread:index/applicationCertificate:ApplicationCertificate";
+
+    /** Dotted paths of the leaves that differ (lists compared whole, as the engine's detailed diff shows them). */
+    function leafPaths(a: unknown, b: unknown, at = ""): string[] {
+      const isObject = (v: unknown): v is Record<string, unknown> =>
+        v !== null && typeof v === "object" && !Array.isArray(v);
+      if (isObject(a) && isObject(b)) {
+        return [...new Set([...Object.keys(a), ...Object.keys(b)])].flatMap((key) =>
+          leafPaths(a[key], b[key], at ? `${at}.${key}` : key),
+        );
+      }
+      return JSON.stringify(a) === JSON.stringify(b) ? [] : [at];
+    }
+
+    function masked(resource: RecordedResource): Record<string, unknown> {
+      const inputs = structuredClone(resource.inputs);
+      for (const secretPath of resource.secretInputs) {
+        const keys = secretPath.split(".");
+        const last = keys.pop()!;
+        const holder = keys.reduce<Record<string, unknown>>(
+          (node, key) => node[key] as Record<string, unknown>,
+          inputs,
+        );
+        holder[last] = "[secret]";
+      }
+      return inputs;
+    }
+
+    /**
+     * The steps `pulumi preview --refresh` shows when the stack deployed as `before` meets the program as `after`
+     * (nothing changed in Azure): the KeyVaultCertificate provider's own diff for its versions (a dynamic
+     * provider names what forces a replacement, no detailed diff); every azuread credential input forces
+     * replacement, and a certificate slot's new key and end date are unknown until its new version exists;
+     * Key Vault secrets update in place.
+     */
+    async function previewBetween(before: ProgramRun, after: ProgramRun): Promise<PreviewStepJson[]> {
+      const provider = new KeyVaultCertificateProvider();
+      const steps: PreviewStepJson[] = [];
+      for (const resource of after.resources.filter((candidate) => candidate.custom)) {
+        const old = before.resources.find((candidate) => candidate.urn === resource.urn);
+        assert.ok(old, `${resource.urn} existed before`);
+        const paths = leafPaths(old.inputs, resource.inputs);
+        if (paths.length === 0) continue;
+        const tops = [...new Set(paths.map((p) => p.split(".")[0]))].sort();
+        const state = (r: RecordedResource, inputs = masked(r)) => ({
+          urn: r.urn,
+          type: r.type,
+          parent: r.parentUrn,
+          inputs,
+        });
+        const step = { urn: resource.urn, oldState: state(old), newState: state(resource) };
+        if (resource.type === VERSION) {
+          const news = (await provider.check(old.inputs as never, resource.inputs as never)).inputs!;
+          const diff = await provider.diff("id", { ...old.inputs, enabled: true } as never, news);
+          assert.equal(diff.changes, true);
+          steps.push({
+            ...step,
+            op: diff.replaces?.length ? "replace" : "update",
+            replaceReasons: diff.replaces,
+          });
+        } else if (resource.type === CERTIFICATE_SLOT || resource.type.startsWith("azuread:")) {
+          const unknown = Object.fromEntries(tops.map((key) => [key, UNKNOWN]));
+          steps.push({
+            ...step,
+            op: "replace",
+            newState: state(resource, {
+              ...masked(resource),
+              ...(resource.type === CERTIFICATE_SLOT ? unknown : {}),
+            }),
+            replaceReasons: tops,
+            diffReasons: tops,
+            detailedDiff: Object.fromEntries(
+              paths.map((p) => [p, { kind: "update-replace", inputDiff: true }]),
+            ),
+          });
+        } else {
+          steps.push({
+            ...step,
+            op: "update",
+            diffReasons: tops,
+            detailedDiff: Object.fromEntries(paths.map((p) => [p, { kind: "update", inputDiff: true }])),
+          });
+        }
+      }
+      return steps;
+    }
+
+    let steps: PreviewStepJson[];
+    before(async function () {
+      this.timeout(30_000);
+      const deployed = await runProgram(config, { now: NOW });
+      steps = await previewBetween(deployed, await runProgram(config, { now: NEXT_PERIOD }));
+    });
+
+    it("reports each mode's boundary as a rotation due, the stored IDs' renewed expiry included", () => {
+      const result = classifyPreview(
+        { config: toRawConfig(config), steps, changeSummary: { update: 7, replace: 3 } },
+        { previewExitCode: EXIT_NO_CHANGES_EXPECTED, expectNoChanges: true },
+      );
+      assert.deepEqual(result.findings.map((f) => [f.name, f.op, f.category]).sort(), [
+        ["agent-credentials-certificate-slot-b", "replace", "rotation"],
+        ["agent-credentials-certificate-version-b", "replace", "rotation"],
+        ["agent-credentials-client-id", "update", "rotation"],
+        ["agent-credentials-tenant-id", "update", "rotation"],
+        ["ci-bot-credentials-client-id", "update", "rotation"],
+        ["ci-bot-credentials-tenant-id", "update", "rotation"],
+        ["crm-sync-credentials-client-id", "update", "rotation"],
+        ["crm-sync-credentials-client-secret", "update", "rotation"],
+        ["crm-sync-credentials-slot-b", "replace", "rotation"],
+        ["crm-sync-credentials-tenant-id", "update", "rotation"],
+      ]);
+      assert.equal(result.verdict, "rotation-due");
+      const byName = (name: string) => result.findings.find((f) => f.name === name)!;
+      assert.match(
+        byName("agent-credentials-certificate-version-b").explanation,
+        /Key Vault issues the next generation's version/,
+      );
+      assert.match(byName("ci-bot-credentials-client-id").explanation, /next period's expiry, nothing else/);
+      assert.match(
+        renderMarkdown(result),
+        /\| `agent-credentials-certificate-version-b` \| `Key Vault certificate version` \|/,
+      );
+    });
+
+    it("still calls drift what only looks like a rotation", () => {
+      const find = (name: string) => steps.find((step) => parseUrn(step.urn).name === name)!;
+      const verdictOf = (changed: PreviewStepJson[]) => {
+        const names = new Set(changed.map((step) => step.urn));
+        return classifyPreview(
+          {
+            config: toRawConfig(config),
+            steps: [...steps.filter((step) => !names.has(step.urn)), ...changed],
+          },
+          { previewExitCode: EXIT_NO_CHANGES_EXPECTED },
+        )
+          .findings.filter((f) => f.category === "drift")
+          .map((f) => f.name);
+      };
+      const version = find("agent-credentials-certificate-version-b");
+      const slot = find("agent-credentials-certificate-slot-b");
+      const clientId = find("ci-bot-credentials-client-id");
+      const expiresAt = (step: PreviewStepJson, expires: number) => {
+        const inputs = structuredClone(step.oldState!.inputs!) as {
+          properties: { attributes: { expires: number } };
+        };
+        inputs.properties.attributes.expires = expires;
+        return { ...step.oldState!, inputs };
+      };
+      const oldExpiry = (clientId.oldState!.inputs!.properties as { attributes: { expires: number } })
+        .attributes.expires;
+      // A version replaced for another subject (code not deployed), or back to an older generation.
+      assert.deepEqual(verdictOf([{ ...version, replaceReasons: ["generation", "subject"] }]), [
+        "agent-credentials-certificate-slot-b",
+        "agent-credentials-certificate-version-b",
+      ]);
+      assert.deepEqual(
+        verdictOf([
+          {
+            ...version,
+            oldState: { ...version.oldState!, inputs: { ...version.oldState!.inputs, generation: "12" } },
+          },
+        ]),
+        ["agent-credentials-certificate-slot-b", "agent-credentials-certificate-version-b"],
+      );
+      // A slot replaced while its version stays (its key credential removed or changed by hand).
+      assert.deepEqual(verdictOf([version].map((step) => ({ ...step, op: "same" })).concat([slot])), [
+        "agent-credentials-certificate-slot-b",
+      ]);
+      // The federated integration's stored ID: an expiry shortened by hand, or moved off the schedule.
+      assert.deepEqual(verdictOf([{ ...clientId, oldState: expiresAt(clientId, oldExpiry - 86_400) }]), [
+        "ci-bot-credentials-client-id",
+      ]);
+      // Moved back a period: the preview would shorten it, which no rotation does.
+      const later = { ...clientId, oldState: expiresAt(clientId, oldExpiry + 2 * 90 * 86_400) };
+      assert.deepEqual(verdictOf([later]), ["ci-bot-credentials-client-id"]);
+    });
   });
 
   describe("command line", () => {

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import {
+  identifierExpiryPeriod,
+  identifierSecretExpiry,
   ISSUE_MARGIN_DAYS,
   MAX_ROTATION_DAYS,
   MIN_ROTATION_DAYS,
@@ -351,5 +353,19 @@ describe("rotationSchedule", () => {
     it("rejects instants so far ahead that end dates would leave the four-digit year range", () => {
       assert.throws(() => rotationSchedule(new Date("9500-01-01T00:00:00Z"), 90), /too far in the future/);
     });
+  });
+
+  it("recognises the identifier secrets' expiry of each period, and no other instant", () => {
+    fc.assert(
+      fc.property(instants, rotationDaysArb, fc.integer({ min: 1, max: 86_399 }), (now, days, offset) => {
+        const schedule = rotationSchedule(now, days);
+        const k = Math.floor((now.getTime() + MARGIN_MS - EPOCH_MS) / (days * DAY_MS));
+        const expires = Date.parse(identifierSecretExpiry(schedule, days)) / 1000;
+        assert.equal(identifierExpiryPeriod(expires, days), k);
+        assert.equal(identifierExpiryPeriod(expires - offset, days), undefined);
+        assert.equal(identifierExpiryPeriod(expires + 0.5, days), undefined);
+      }),
+      { numRuns: 200 },
+    );
   });
 });
