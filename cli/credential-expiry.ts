@@ -1,9 +1,14 @@
 /**
- * Checks a stack's client secrets against the calendar, from its outputs (`pulumi stack output --json`):
- * whether the secret in Key Vault (`secretExpiresOn`) expires within the warning window, and whether a
- * rotation is overdue (`nextRotationOn` passed more than a grace period ago, i.e. the scheduled `pulumi up`
- * has not run). The outputs are what the last deployment wrote to Key Vault, so a pipeline that stopped
- * deploying is exactly what this notices; the daily drift workflow opens one issue per stack from it.
+ * Checks a stack's rotating credentials against the calendar, from its outputs (`pulumi stack output --json`):
+ * whether the current credential expires within the warning window, and whether a rotation is overdue
+ * (its `nextRotationOn` passed more than a grace period ago, i.e. the scheduled `pulumi up` has not run). The
+ * outputs are what the last deployment wrote, so a pipeline that stopped deploying is exactly what this
+ * notices; the daily drift workflow opens one issue per stack from it.
+ *
+ * Per `credentialType`: a client secret (`secret`, and integrations deployed before credential types existed)
+ * by `secretExpiresOn` and `nextRotationOn`; a certificate by `certificate.expiresOn` (when Entra ID stops
+ * accepting the current one) and `certificate.nextRotationOn`. Federated and managed identity integrations
+ * have no credential that expires: they are listed as such, never checked and never a failure.
  *
  * Fails closed: outputs that are missing, unreadable or of another shape give the verdict `failed` (exit 2);
  * `attention` (exit 0; 1 with --exit-code) when something expires or is overdue; `ok` otherwise.
@@ -31,7 +36,10 @@ export interface ExpiryFinding {
 export interface ExpiryReport {
   readonly verdict: ExpiryVerdict;
   readonly stack?: string;
+  /** Integrations whose credential was checked. */
   readonly checked: number;
+  /** Integrations without an expiring credential (federated, managed identity), by name. */
+  readonly withoutExpiry?: readonly { readonly integration: string; readonly credentialType: string }[];
   readonly findings: readonly ExpiryFinding[];
   readonly problems: readonly string[];
 }
@@ -54,8 +62,28 @@ const INSTANT = z
     message: "expected an RFC3339 instant",
   });
 const OUTPUTS = z.looseObject({
-  integrations: z.record(z.string(), z.looseObject({ secretExpiresOn: INSTANT, nextRotationOn: INSTANT })),
+  integrations: z.record(z.string(), z.looseObject({ credentialType: z.string().optional() })),
 });
+
+/** How to read each credential type's expiry from its outputs; `null`: the type has no expiring credential. */
+const CREDENTIALS: Readonly<
+  Record<string, { read: z.ZodType<{ expiresOn: string; nextRotationOn: string }>; what: string } | null>
+> = {
+  secret: {
+    read: z
+      .looseObject({ secretExpiresOn: INSTANT, nextRotationOn: INSTANT })
+      .transform((o) => ({ expiresOn: o.secretExpiresOn, nextRotationOn: o.nextRotationOn })),
+    what: "the client secret in Key Vault",
+  },
+  certificate: {
+    read: z
+      .looseObject({ certificate: z.looseObject({ expiresOn: INSTANT, nextRotationOn: INSTANT }) })
+      .transform((o) => o.certificate),
+    what: "the current certificate",
+  },
+  federated: null,
+  managedIdentity: null,
+};
 
 const HEADLINE: Readonly<Record<ExpiryVerdict, string>> = {
   ok: "credentials current",
@@ -69,24 +97,50 @@ function days(ms: number): string {
 
 /** Checks parsed stack outputs; never throws (an unexpected shape is a failed report). */
 export function checkExpiry(outputs: unknown, options: ExpiryOptions): ExpiryReport {
+  const failed = (problems: string[]): ExpiryReport => ({
+    verdict: "failed",
+    stack: options.stack,
+    checked: 0,
+    findings: [],
+    problems,
+  });
   const parsed = OUTPUTS.safeParse(outputs);
   if (!parsed.success) {
     const where = schemaProblems(parsed.error.issues);
-    return {
-      verdict: "failed",
-      stack: options.stack,
-      checked: 0,
-      findings: [],
-      problems: [`the stack outputs do not have the integrations this checks (${where})`],
-    };
+    return failed([`the stack outputs do not have the integrations this checks (${where})`]);
   }
   const now = options.now.getTime();
   const findings: ExpiryFinding[] = [];
+  const problems: string[] = [];
+  const withoutExpiry: { integration: string; credentialType: string }[] = [];
   const entries = Object.entries(parsed.data.integrations);
+  let checked = 0;
   for (const [integration, outputs] of entries) {
-    const expires = Date.parse(outputs.secretExpiresOn);
-    const boundary = Date.parse(outputs.nextRotationOn);
-    // The current secret ends one period after the next boundary, which lies ISSUE_MARGIN_DAYS after
+    // Outputs written before credential types existed have none: they are client secrets.
+    const credentialType = outputs.credentialType ?? "secret";
+    const credential = Object.hasOwn(CREDENTIALS, credentialType) ? CREDENTIALS[credentialType] : undefined;
+    if (credential === null) {
+      withoutExpiry.push({ integration, credentialType });
+      continue;
+    }
+    if (credential === undefined) {
+      problems.push(
+        `integration ${integration} has credentialType ${JSON.stringify(credentialType)}, which this check does not know`,
+      );
+      continue;
+    }
+    const dates = credential.read.safeParse(outputs);
+    if (!dates.success) {
+      problems.push(
+        `integration ${integration} (${credentialType}) lacks the outputs this checks (${schemaProblems(dates.error.issues)})`,
+      );
+      continue;
+    }
+    checked += 1;
+    const { expiresOn, nextRotationOn } = dates.data;
+    const expires = Date.parse(expiresOn);
+    const boundary = Date.parse(nextRotationOn);
+    // The current credential ends one period after the next boundary, which lies ISSUE_MARGIN_DAYS after
     // nextRotationOn (rules/rotation.ts). Healthy, it has between one and two periods left, so with short periods
     // both thresholds shrink to half a period: a 7-day rotation must not raise an issue every week, nor wait past
     // its own expiry.
@@ -97,31 +151,33 @@ export function checkExpiry(outputs: unknown, options: ExpiryOptions): ExpiryRep
       findings.push({
         integration,
         kind: "expired",
-        at: outputs.secretExpiresOn,
-        message: `the client secret in Key Vault expired ${days(now - expires)} days ago: consumers cannot authenticate`,
+        at: expiresOn,
+        message: `${credential.what} expired ${days(now - expires)} days ago: consumers cannot authenticate`,
       });
     } else if (expires - now <= warnMs) {
       findings.push({
         integration,
         kind: "expiring",
-        at: outputs.secretExpiresOn,
-        message: `the client secret in Key Vault expires in ${days(expires - now)} days`,
+        at: expiresOn,
+        message: `${credential.what} expires in ${days(expires - now)} days`,
       });
     }
     if (now - boundary >= graceMs) {
       findings.push({
         integration,
         kind: "rotation-overdue",
-        at: outputs.nextRotationOn,
+        at: nextRotationOn,
         message: `the rotation due ${days(now - boundary)} days ago has not been deployed`,
       });
     }
   }
-  const problems = entries.length === 0 ? ["the stack outputs list no integrations"] : [];
+  if (entries.length === 0) problems.push("the stack outputs list no integrations");
+  if (problems.length > 0) return failed(problems);
   return {
-    verdict: problems.length > 0 ? "failed" : findings.length > 0 ? "attention" : "ok",
+    verdict: findings.length > 0 ? "attention" : "ok",
     stack: options.stack,
-    checked: entries.length,
+    checked,
+    withoutExpiry,
     findings,
     problems,
   };
@@ -132,7 +188,7 @@ export function renderExpiryMarkdown(report: ExpiryReport, options: ExpiryOption
     `## Credential expiry of stack ${code(report.stack ?? "(stack)")}: ${HEADLINE[report.verdict]}`,
     "",
     `Checked ${options.now.toISOString()} from the stack outputs (what the last deployment wrote to Key Vault): ` +
-      `warn ${options.warnDays} days before a client secret expires, and when a rotation is ${options.graceDays} days overdue.`,
+      `warn ${options.warnDays} days before a client secret or certificate expires, and when a rotation is ${options.graceDays} days overdue.`,
     "",
   ];
   if (report.problems.length > 0) {
@@ -157,7 +213,19 @@ export function renderExpiryMarkdown(report: ExpiryReport, options: ExpiryOption
     );
   } else if (report.verdict === "ok") {
     lines.push(
-      `All ${report.checked} integration(s) have a current client secret and no overdue rotation.`,
+      `All ${report.checked} integration(s) with a rotating credential have a current one and no overdue rotation.`,
+      "",
+    );
+  }
+  const without = report.withoutExpiry ?? [];
+  if (without.length > 0) {
+    lines.push(
+      `Nothing expires for ${without
+        .slice(0, 100)
+        .map((entry) => `${code(entry.integration)} (${code(entry.credentialType)})`)
+        .join(
+          ", ",
+        )}${without.length > 100 ? ` and ${without.length - 100} more` : ""}: federated and managed identity integrations hold no credential of their own.`,
       "",
     );
   }
@@ -184,7 +252,9 @@ export function main(argv: readonly string[], io: CliIo): number {
   let outputWritten = false;
   const program = new Command()
     .name("credential-expiry")
-    .description("Report client secrets that expire soon and rotations that are overdue, from stack outputs.")
+    .description(
+      "Report client secrets and certificates that expire soon and rotations that are overdue, from stack outputs.",
+    )
     .option("--input <file>", "output of `pulumi stack output --json` (default: standard input)")
     .option("--stack <name>", "stack name, for the report")
     .option("--warn-days <days>", "warn this many days before expiry", wholeDays, DEFAULT_WARN_DAYS)

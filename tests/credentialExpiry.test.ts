@@ -5,6 +5,8 @@ import * as path from "node:path";
 import * as fc from "fast-check";
 import { checkExpiry, main, renderExpiryMarkdown } from "../cli/credential-expiry";
 import { rotationSchedule } from "../rules/rotation";
+import { baseConfig } from "./support/fixtures";
+import { runProgram } from "./support/program";
 
 const NOW = new Date("2026-09-18T05:17:00Z");
 const OPTIONS = { stack: "prod", now: NOW, warnDays: 30, graceDays: 8 };
@@ -62,6 +64,63 @@ describe("credential-expiry", () => {
     assert.equal(at(3.5), "attention");
   });
 
+  it("checks certificates like client secrets, and holds nothing against federated or managed identity integrations", async function () {
+    this.timeout(20_000);
+    const run = await runProgram(
+      baseConfig({
+        integrations: [
+          { name: "crm-sync", rotationDays: 30 },
+          { name: "agent", credential: { type: "certificate", rotationDays: 30 } },
+          {
+            name: "ci-bot",
+            credential: {
+              type: "federated",
+              subjects: [{ github: { repository: "contoso/crm", branch: "main" } }],
+            },
+          },
+          {
+            name: "func-app",
+            credential: { type: "managedIdentity", create: { resourceGroupName: "rg-apps" } },
+          },
+        ],
+      }),
+      { now: NOW },
+    );
+    // The outputs exactly as the program exports them.
+    const outputs = JSON.parse(JSON.stringify({ integrations: run.outputs.integrations })) as unknown;
+    const current = checkExpiry(outputs, OPTIONS);
+    assert.equal(current.verdict, "ok", JSON.stringify(current));
+    assert.equal(current.checked, 2);
+    assert.deepEqual(current.withoutExpiry, [
+      { integration: "ci-bot", credentialType: "federated" },
+      { integration: "func-app", credentialType: "managedIdentity" },
+    ]);
+    assert.match(
+      renderExpiryMarkdown(current, OPTIONS),
+      /Nothing expires for `ci-bot` \(`federated`\), `func-app` \(`managedIdentity`\)/,
+    );
+
+    // Deployments stopped: three weeks after the boundary both rotating credentials are overdue and expiring.
+    const boundary = Date.parse(rotationSchedule(NOW, 30).nextRotationOn);
+    const later = { ...OPTIONS, now: new Date(boundary + 21 * 86_400_000) };
+    const stale = checkExpiry(outputs, later);
+    assert.equal(stale.verdict, "attention");
+    assert.deepEqual(
+      stale.findings.map((f) => [f.integration, f.kind]),
+      [
+        ["crm-sync", "expiring"],
+        ["crm-sync", "rotation-overdue"],
+        ["agent", "expiring"],
+        ["agent", "rotation-overdue"],
+      ],
+    );
+    const certificate = (run.outputs.integrations as Record<string, { certificate: Record<string, string> }>)
+      .agent.certificate;
+    assert.equal(stale.findings[2].at, certificate.expiresOn);
+    assert.match(stale.findings[2].message, /^the current certificate expires in \d+\.\d days$/);
+    assert.equal(stale.findings[3].at, certificate.nextRotationOn);
+  });
+
   it("fails closed on outputs it cannot read", () => {
     for (const outputs of [
       null,
@@ -71,6 +130,15 @@ describe("credential-expiry", () => {
       { integrations: {} },
       { integrations: { a: { secretExpiresOn: "soon", nextRotationOn: "2026-01-01T00:00:00Z" } } },
       { integrations: { a: { nextRotationOn: "2026-01-01T00:00:00Z" } } },
+      // A certificate read like a secret would look fine; it must have its own dates.
+      { integrations: { a: { credentialType: "certificate", ...outputsDeployedAt(NOW) } } },
+      {
+        integrations: {
+          a: { credentialType: "certificate", certificate: { expiresOn: "2027-01-01T00:00:00Z" } },
+        },
+      },
+      // A credential type this check does not know is not "nothing expires".
+      { integrations: { a: { credentialType: "clientCertificate2" }, b: outputsDeployedAt(NOW) } },
     ]) {
       assert.equal(checkExpiry(outputs, OPTIONS).verdict, "failed", JSON.stringify(outputs));
     }
