@@ -976,17 +976,21 @@ process.exit(codes[Math.min(calls.length - 1, codes.length - 1)]);
     });
     afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-    const integrations = {
+    // As the stack exports them: outputs from before credential types existed have no credentialType.
+    const integrations: Record<string, Record<string, unknown>> = {
       "crm-sync": { clientId: "c1", workspaces: ["w1", "w2"] },
-      "billing-bot": { clientId: "c2", workspaces: [] },
+      "billing-bot": { credentialType: "secret", clientId: "c2", workspaces: [] },
       reporting: { clientId: "c3" },
-      "ops-bot": { clientId: "c4", workspaces: ["w3"] },
+      "ops-bot": { credentialType: "certificate", clientId: "c4", workspaces: ["w3"] },
+      "ci-bot": { credentialType: "federated", clientId: "c5", workspaces: ["w1"] },
+      "func-app": { credentialType: "managedIdentity", clientId: "c6", workspaces: ["w1"] },
     };
 
     function verifyStep(
       verdict: string,
       codes: Record<string, number[]>,
       extra: Record<string, string> = {},
+      outputs: Record<string, unknown> = integrations,
     ) {
       const script =
         step(workflow("rotate.yml").jobs.rotate, "npm run verify, for each integration with workspaces")
@@ -998,7 +1002,7 @@ process.exit(codes[Math.min(calls.length - 1, codes.length - 1)]);
         RUNNER_TEMP: dir,
         VERDICT: verdict,
         VERIFY_RETRY_DELAYS: "0 0 0",
-        FAKE_INTEGRATIONS: JSON.stringify(integrations),
+        FAKE_INTEGRATIONS: JSON.stringify(outputs),
         FAKE_VERIFY_CODES: JSON.stringify(codes),
         ...extra,
       });
@@ -1008,15 +1012,37 @@ process.exit(codes[Math.min(calls.length - 1, codes.length - 1)]);
       return { ...result, verified };
     }
 
-    it("verifies only integrations with workspaces, and says which it skipped", () => {
+    it("verifies client-secret and certificate integrations with workspaces, and says which it skipped and why", () => {
       const run = verifyStep("no-changes", {});
       assert.equal(run.code, 0, run.stdout + run.stderr);
       assert.deepEqual(run.verified, ["crm-sync", "ops-bot"]);
-      assert.deepEqual(run.stdout.match(/::notice title=Not verified \(dev\/[\w-]+\)/g), [
-        "::notice title=Not verified (dev/billing-bot)",
-        "::notice title=Not verified (dev/reporting)",
-      ]);
+      assert.deepEqual(
+        run.stdout.match(
+          /::notice title=Not verified \(dev\/[\w-]+\)::[\w-]+ (has no workspaces|is a federated integration|is a managed identity)/g,
+        ),
+        [
+          "::notice title=Not verified (dev/billing-bot)::billing-bot has no workspaces",
+          "::notice title=Not verified (dev/reporting)::reporting has no workspaces",
+          "::notice title=Not verified (dev/ci-bot)::ci-bot is a federated integration",
+          "::notice title=Not verified (dev/func-app)::func-app is a managed identity",
+        ],
+      );
+      assert.match(run.stdout, /ci-bot is a federated integration: .*which this runner cannot get/);
+      assert.match(run.stdout, /func-app is a managed identity: .*a GitHub runner has no identity endpoint/);
       assert.doesNotMatch(run.stdout, /::error/);
+      // A credential type the workflow does not know is not silently skipped.
+      const unknown = verifyStep(
+        "no-changes",
+        {},
+        {},
+        { ...integrations, next: { credentialType: "passkey", workspaces: ["w1"] } },
+      );
+      assert.equal(unknown.code, 1);
+      assert.deepEqual(unknown.verified, ["crm-sync", "ops-bot"]);
+      assert.match(
+        unknown.stdout,
+        /::error title=Not verified \(dev\/next\)::next has a credential type this workflow does not know/,
+      );
     });
 
     it("fails, naming the integration, when one cannot be verified, and still verifies the others", () => {
@@ -1031,13 +1057,18 @@ process.exit(codes[Math.min(calls.length - 1, codes.length - 1)]);
       );
     });
 
-    it("after a rotation, retries a rejected new secret (exit 3) until Entra ID accepts it", () => {
-      const run = verifyStep("rotation-due", { "crm-sync": [3, 3, 0] });
+    it("after a rotation, retries a rejected new secret or certificate (exit 3) until Entra ID accepts it", () => {
+      // verify exits 3 for AADSTS7000215 (secret) and AADSTS700027 (certificate key not found): tests/verifyModes.e2e.test.ts.
+      const run = verifyStep("rotation-due", { "crm-sync": [3, 3, 0], "ops-bot": [3, 0] });
       assert.equal(run.code, 0, run.stdout + run.stderr);
-      assert.deepEqual(run.verified, ["crm-sync", "crm-sync", "crm-sync", "ops-bot"]);
+      assert.deepEqual(run.verified, ["crm-sync", "crm-sync", "crm-sync", "ops-bot", "ops-bot"]);
       assert.equal(
-        run.stdout.match(/::notice title=New secret not accepted yet \(dev\/crm-sync\)/g)?.length,
+        run.stdout.match(/::notice title=New credential not accepted yet \(dev\/crm-sync\)/g)?.length,
         2,
+      );
+      assert.equal(
+        run.stdout.match(/::notice title=New credential not accepted yet \(dev\/ops-bot\)/g)?.length,
+        1,
       );
     });
 
