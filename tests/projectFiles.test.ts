@@ -37,4 +37,31 @@ describe("project files", () => {
       assert.doesNotMatch(readFileSync(path.join(ROOT, file), "utf8"), /secure:/);
     });
   }
+
+  it("docs grant each credential type's roles once, in the operating guide, where credential-modes.md links", () => {
+    const guide = readFileSync(path.join(ROOT, "docs", "operations.md"), "utf8");
+    const section = (heading: string) => {
+      const start = guide.indexOf(`\n### ${heading}\n`);
+      assert.ok(start >= 0, heading);
+      return guide.slice(start, guide.indexOf("\n### ", start + 1));
+    };
+    const deploy = section("2. Deploy identity");
+    for (const grant of [
+      "a4417e6f-fecd-4de8-b567-7b0420556985", // Key Vault Certificates Officer, or the custom role with:
+      "Microsoft.KeyVault/vaults/certificates/read",
+      "Microsoft.KeyVault/vaults/certificates/create/action",
+      "Microsoft.KeyVault/vaults/certificates/update/action",
+      "Microsoft.KeyVault/vaults/certificates/delete",
+      "e40ec5ca-96e0-45a2-b4ff-59039f2c2b59", // Managed Identity Contributor
+    ]) {
+      assert.ok(deploy.includes(grant), `the deploy identity gets ${grant}`);
+    }
+    assert.match(deploy, /Federated integrations need nothing in Key Vault/);
+    const readOnly = section("3. Read-only identity");
+    assert.ok(readOnly.includes("21090545-7ca7-4776-b22c-e363652d74d2"), "Key Vault Reader for refresh");
+    const modes = readFileSync(path.join(ROOT, "docs", "credential-modes.md"), "utf8");
+    assert.match(modes, /\(operations\.md#2-deploy-identity\)/);
+    assert.match(modes, /\(operations\.md#3-read-only-identity\)/);
+    assert.doesNotMatch(modes, /a4417e6f|e40ec5ca|21090545|vaults\/certificates\//, "not repeated");
+  });
 });
