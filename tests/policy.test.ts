@@ -12,7 +12,14 @@ import {
   SUBSCRIPTION_ID,
   USER_ASSIGNED_IDENTITY,
 } from "./support/azureMocks";
-import { baseConfig, OWNER_OBJECT_ID, READER_OBJECT_ID, WORKSPACE_A, WORKSPACE_B } from "./support/fixtures";
+import {
+  baseConfig,
+  FEDERATED_INTEGRATION,
+  OWNER_OBJECT_ID,
+  READER_OBJECT_ID,
+  WORKSPACE_A,
+  WORKSPACE_B,
+} from "./support/fixtures";
 import {
   analyzeResource,
   analyzerInfo,
@@ -62,18 +69,7 @@ const fullConfig = baseConfig({
       credential: { type: "certificate", rotationDays: 60, readers: [READER_OBJECT_ID] },
       workspaces: [WORKSPACE_A],
     },
-    {
-      name: "ci-bot",
-      credential: {
-        type: "federated",
-        readers: [READER_OBJECT_ID],
-        subjects: [
-          { github: { repository: "contoso/crm", environment: "prod" } },
-          { managedIdentity: { principalId: USER_ASSIGNED_IDENTITY.principalId } },
-        ],
-      },
-      workspaces: [WORKSPACE_A],
-    },
+    { ...FEDERATED_INTEGRATION, workspaces: [WORKSPACE_A] },
     {
       name: "func-app",
       credential: { type: "managedIdentity", create: { resourceGroupName: "rg-smartspace-dev" } },

@@ -1,11 +1,12 @@
 import * as assert from "node:assert/strict";
+import { mockPasswordValue, SMARTSPACE, smartspaceAppRoles } from "./support/azureMocks";
 import {
-  mockPasswordValue,
-  SMARTSPACE,
-  smartspaceAppRoles,
-  USER_ASSIGNED_IDENTITY,
-} from "./support/azureMocks";
-import { baseConfig, READER_OBJECT_ID, WORKSPACE_A, WORKSPACE_B } from "./support/fixtures";
+  baseConfig,
+  FEDERATED_INTEGRATION,
+  READER_OBJECT_ID,
+  WORKSPACE_A,
+  WORKSPACE_B,
+} from "./support/fixtures";
 import { ProgramRun, runProgram } from "./support/program";
 
 const ROLE = "azuread:index/appRoleAssignment:AppRoleAssignment";
@@ -26,17 +27,7 @@ function fullConfig() {
         workspaces: [WORKSPACE_B],
         credential: { type: "certificate", rotationDays: 30, readers: [READER_OBJECT_ID] },
       },
-      {
-        name: "ci-bot",
-        credential: {
-          type: "federated",
-          readers: [READER_OBJECT_ID],
-          subjects: [
-            { github: { repository: "contoso/crm", environment: "prod" } },
-            { managedIdentity: { principalId: USER_ASSIGNED_IDENTITY.principalId } },
-          ],
-        },
-      },
+      FEDERATED_INTEGRATION,
       {
         name: "func-app",
         workspaces: [WORKSPACE_A],

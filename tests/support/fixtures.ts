@@ -1,4 +1,4 @@
-import { SMARTSPACE } from "./azureMocks";
+import { SMARTSPACE, USER_ASSIGNED_IDENTITY } from "./azureMocks";
 import type { StackConfigValues } from "./program";
 
 export const WORKSPACE_A = "3f1c2b7a-9d4e-4b8a-a1c3-5e6f7a8b9c0d";
@@ -19,3 +19,16 @@ export function baseConfig(overrides: StackConfigValues = {}): StackConfigValues
     ...overrides,
   };
 }
+
+/** A federated integration trusting a GitHub environment and a user-assigned managed identity, with a reader. */
+export const FEDERATED_INTEGRATION = {
+  name: "ci-bot",
+  credential: {
+    type: "federated",
+    readers: [READER_OBJECT_ID],
+    subjects: [
+      { github: { repository: "contoso/crm", environment: "prod" } },
+      { managedIdentity: { principalId: USER_ASSIGNED_IDENTITY.principalId } },
+    ],
+  },
+} as const;
