@@ -34,7 +34,7 @@
 import { writeFileSync } from "node:fs";
 import { Command, InvalidArgumentError } from "commander";
 import { z } from "zod";
-import { identifierExpiryPeriod, identifierRenewalDays } from "../rules/rotation";
+import { identifierExpiryPeriod, identifierRenewalDays } from "../rules/identifierRenewal";
 import { appendOutputs, code, fitReport, readBounded, recordFailure, schemaProblems } from "./report";
 
 export const EXIT_NO_CHANGES_EXPECTED = 7;

@@ -5,13 +5,8 @@ import * as azuread from "@pulumi/azuread";
 import * as pulumi from "@pulumi/pulumi";
 import type { FederatedSubject } from "../rules/federated";
 import { clientCertificateName } from "../rules/certificates";
-import {
-  identifierRenewalDays,
-  identifierSecretExpiry,
-  rotateWhenChanged,
-  rotationSchedule,
-  SlotName,
-} from "../rules/rotation";
+import { identifierRenewalDays } from "../rules/identifierRenewal";
+import { identifierSecretExpiry, rotateWhenChanged, rotationSchedule, SlotName } from "../rules/rotation";
 import { ClientCertificate } from "./clientCertificate";
 import { FederatedCredentials } from "./federatedCredentials";
 import { grantSecretRead } from "./keyVaultAccess";

@@ -187,26 +187,3 @@ export function identifierSecretExpiry(schedule: RotationSchedule, rotationDays:
   // From the boundary itself (when the previous slot expires), not from nextRotationOn a margin before it.
   return formatUtc(Date.parse(schedule.previous.endDate) + days * DAY_MS);
 }
-
-/**
- * The rotation period whose schedule renews an integration's identifier secrets: its own, or for a type that
- * rotates no credential (federated) the default period.
- */
-export function identifierRenewalDays(credentialType: string, rotationDays: number | undefined): number {
-  return credentialType === "federated" ? DEFAULT_ROTATION_DAYS : (rotationDays ?? DEFAULT_ROTATION_DAYS);
-}
-
-/**
- * The period k whose schedule gives the identifier secrets the expiry `expiresSeconds` (seconds since
- * 1970, as Key Vault stores it), or undefined when no period of `rotationDays` does: how a drift check tells a
- * scheduled renewal from an expiry changed by hand.
- */
-export function identifierExpiryPeriod(expiresSeconds: number, rotationDays: number): number | undefined {
-  validateRotationDays(rotationDays);
-  if (!Number.isSafeInteger(expiresSeconds)) return undefined;
-  const periodMs = rotationDays * DAY_MS;
-  // identifierSecretExpiry of period k: the boundary k + 1 (when the previous slot expires) plus the days.
-  const sinceFirstBoundary =
-    expiresSeconds * 1000 - EPOCH_MS - Math.max(rotationDays, IDENTIFIER_EXPIRY_MIN_DAYS) * DAY_MS - periodMs;
-  return sinceFirstBoundary % periodMs === 0 ? sinceFirstBoundary / periodMs : undefined;
-}

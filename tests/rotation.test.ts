@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
+import { identifierExpiryPeriod } from "../rules/identifierRenewal";
 import {
-  identifierExpiryPeriod,
   identifierSecretExpiry,
   ISSUE_MARGIN_DAYS,
   MAX_ROTATION_DAYS,
