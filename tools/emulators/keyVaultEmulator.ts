@@ -11,7 +11,12 @@
  *   version becomes the latest;
  *   a self-signed version's `nbf` is ten minutes before it was issued, `exp` its validity later;
  * - an absent policy part gets Key Vault's defaults, including the AutoRenew lifetime action;
- * - versions: get one, get the latest (`/certificates/{name}/`), list, enable/disable and retag one;
+ * - versions: get one, get the latest (`/certificates/{name}/`: the version issued last, enabled or not; Key
+ *   Vault cannot reorder versions), list, enable/disable and retag one. A list is in version-ID order, not
+ *   the order of issue (the REST reference promises no order; Azure's answers recorded in
+ *   nagyesta/lowkey-vault#428 are sorted by version ID), so only `attributes.created` (seconds) tells which
+ *   version came first. A disabled version still reads (the SDK's recording "can disable a certificate
+ *   version" shows GET answering 200 with `enabled: false`); only its secret refuses;
  * - delete is soft delete: `DELETE /certificates/{name}` answers at once, the deleted certificate appears
  *   under `/deletedcertificates/{name}` only after some polls ("being deleted" until then), and its name
  *   cannot be reused (409 ObjectIsDeletedButRecoverable) until it is recovered or purged; purge is refused
@@ -462,7 +467,8 @@ export class KeyVaultEmulator {
 
   private list(name: string, query: URLSearchParams): Reply {
     const certificate = this.live(name);
-    const versions = certificate?.versions ?? [];
+    // By version ID, as Key Vault answers (see the header): never the order of issue.
+    const versions = [...(certificate?.versions ?? [])].sort((a, b) => a.version.localeCompare(b.version));
     const pageSize = Math.min(Number(query.get("maxresults") ?? this.options.pageSize ?? 25), 25);
     const skip = Number(query.get("$skiptoken") ?? 0);
     const page = versions.slice(skip, skip + pageSize).map((version) => {
