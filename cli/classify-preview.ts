@@ -50,11 +50,16 @@ const STACK_TYPE = "pulumi:pulumi:Stack";
 /** Inputs that move on their own when a rotation period ends; nothing else may differ for a rotation. */
 const ROTATION_INPUTS = new Set(["rotateWhenChanged", "startDate", "endDate"]);
 /**
- * What differs when a certificate version's period ends: its generation. The provider's code version and the
- * serialized shim may differ too (a code update the new version is issued with); no input that asks Key Vault
- * for another kind of certificate may.
+ * What differs when a certificate version's period ends: its generation, and the version it is issued after
+ * (the slot becomes the current one). The provider's code version and the serialized shim may differ too (a
+ * code update the new version is issued with); no input that asks Key Vault for another kind of certificate may.
  */
-const CERTIFICATE_VERSION_ROTATION_INPUTS = new Set(["generation", "providerVersion", "__provider"]);
+const CERTIFICATE_VERSION_ROTATION_INPUTS = new Set([
+  "generation",
+  "issuedAfter",
+  "providerVersion",
+  "__provider",
+]);
 /** What a certificate slot's replacement after a new version changes: the public key and its end date. */
 const CERTIFICATE_SLOT_ROTATION_INPUTS = new Set(["value", "endDate", "startDate"]);
 /** The identifier secrets, whose expiry each period renews. */

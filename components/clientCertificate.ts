@@ -46,7 +46,9 @@ export interface ClientCertificateOutputs {
  * certificate, issued for its generation, and an `ApplicationCertificate` holding that version's public
  * certificate. The current slot's version is issued after the previous slot's, so it is the latest version,
  * the one the versionless URIs serve. At a period boundary only the older slot is replaced: a new version
- * (now the latest) and its registration; the version it replaces is disabled.
+ * (now the latest) and its registration; the version it replaces is disabled. Key Vault cannot reorder
+ * versions, so the current slot's version names the previous slot's as the one it is issued after: re-issuing
+ * the previous slot's (`pulumi up --replace` after a leak) re-issues the current slot's after it.
  *
  * The private key is generated inside Key Vault and read by nobody but the configured readers: it is never
  * a resource input or output, never in state, never on the deploying machine.
@@ -66,7 +68,7 @@ export class ClientCertificate extends pulumi.ComponentResource {
     this.currentSlot = schedule.current.slot;
     const certificateName = clientCertificateName(args.integrationName);
 
-    const version = (slotName: SlotName, dependsOn: pulumi.Resource[]) =>
+    const version = (slotName: SlotName, after?: KeyVaultCertificate) =>
       new KeyVaultCertificate(
         `${name}-version-${slotName}`,
         {
@@ -78,12 +80,14 @@ export class ClientCertificate extends pulumi.ComponentResource {
           subject: certificateSubject(args.integrationName),
           validityInMonths: certificateValidityMonths(rotationDays),
           tags: { "smartspace-integration": args.integrationName },
+          issuedAfter: after?.id,
         },
-        { parent: this, dependsOn },
+        { parent: this, dependsOn: after ? [after] : [] },
       );
-    // The previous slot first: the version issued last is the latest, which consumers read.
-    const previous = version(schedule.previous.slot, []);
-    const current = version(schedule.current.slot, [previous]);
+    // The previous slot first: the version issued last is the latest, which consumers read. The current one's
+    // issuedAfter is the previous one's ID, unknown while that is being re-issued, which re-issues it too.
+    const previous = version(schedule.previous.slot);
+    const current = version(schedule.current.slot, previous);
     this.versions = (
       schedule.current.slot === "a" ? { a: current, b: previous } : { a: previous, b: current }
     ) as Record<SlotName, KeyVaultCertificate>;

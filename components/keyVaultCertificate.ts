@@ -28,6 +28,11 @@ export interface KeyVaultCertificateArgs {
   /** RSA key size. Default 2048. */
   readonly keySize?: pulumi.Input<number>;
   readonly tags?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+  /**
+   * The version this one must be issued after (its resource ID): the current slot's version names the previous
+   * slot's, since Key Vault serves the version issued last. Re-issuing that one re-issues this one after it.
+   */
+  readonly issuedAfter?: pulumi.Input<string>;
 }
 
 // "keyVaultCertificate" is exported by providers/index.ts. It is not added to dynamicProvider.ts's
@@ -59,6 +64,8 @@ export class KeyVaultCertificate extends pulumi.dynamic.Resource {
   declare readonly notBefore: pulumi.Output<string>;
   declare readonly expiresOn: pulumi.Output<string>;
   declare readonly enabled: pulumi.Output<boolean>;
+  /** Whether the versionless URIs serve this version, as of the last deployment or refresh. */
+  declare readonly latest: pulumi.Output<boolean>;
 
   constructor(name: string, args: KeyVaultCertificateArgs, opts?: pulumi.CustomResourceOptions) {
     super(
@@ -75,6 +82,7 @@ export class KeyVaultCertificate extends pulumi.dynamic.Resource {
         keySize: args.keySize ?? 2048,
         tags: args.tags ?? {},
         providerVersion: KEY_VAULT_CERTIFICATE_PROVIDER_VERSION,
+        issuedAfter: args.issuedAfter,
         version: undefined,
         certificateId: undefined,
         secretId: undefined,
@@ -85,6 +93,7 @@ export class KeyVaultCertificate extends pulumi.dynamic.Resource {
         notBefore: undefined,
         expiresOn: undefined,
         enabled: undefined,
+        latest: undefined,
       },
       opts,
       "smartspace",

@@ -452,6 +452,8 @@ const KEY_VAULT_CERTIFICATE_INPUTS = new Set([
   "keySize",
   "tags",
   "providerVersion",
+  // The current slot's version only: the version of the same certificate it is issued after.
+  "issuedAfter",
   "__provider",
 ]);
 const PEM_BLOCK = /-----BEGIN [A-Z0-9 ]+-----/;
@@ -515,6 +517,16 @@ export function checkKeyVaultCertificate(props: Props): string[] {
   }
   if (vaultNameOf(props.vaultUrl) === undefined) {
     problems.push(`vaultUrl is ${show(props.vaultUrl)}; use the vault's https URL`);
+  } else if (
+    props.issuedAfter !== undefined &&
+    (typeof props.issuedAfter !== "string" ||
+      !props.issuedAfter
+        .toLowerCase()
+        .startsWith(`${new URL(String(props.vaultUrl)).origin}/certificates/${name}/`.toLowerCase()))
+  ) {
+    problems.push(
+      `issuedAfter is ${show(props.issuedAfter)}; expected a version of the same certificate in the same vault`,
+    );
   }
   if (props.slot !== "a" && props.slot !== "b") {
     problems.push(`slot is ${show(props.slot)}; expected "a" or "b"`);

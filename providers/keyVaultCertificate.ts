@@ -4,9 +4,17 @@
  * certificate, which the stack registers with the application. It runs in Pulumi's dynamic-provider host,
  * loaded from the project at run time by the shim in components/dynamicProvider.ts.
  *
- * Versions of one certificate share its name. Creating a resource issues a new version, which Key Vault makes
- * the latest (what the versionless URIs serve); deleting one disables its version, and deleting the last
- * enabled version deletes the certificate. Key Vault cannot delete a single version.
+ * Versions of one certificate share its name. Key Vault serves the version issued last from the versionless
+ * URIs and cannot reorder versions, nor delete a single one. So:
+ *
+ * - a create always issues a new version (a new key): it cannot tell a version a lost create left behind from
+ *   the one a replacement (`pulumi up --replace`, same slot and generation) replaces, and must never hand the
+ *   replaced key back;
+ * - a delete disables its own version and the leftovers of its own lost creates (same slot, generation and
+ *   period, issued before it), never a version issued after it (a replacement's), and deletes the certificate
+ *   when no other enabled version is left;
+ * - the current slot's version names the previous slot's (`issuedAfter`), so re-issuing that one re-issues the
+ *   current one after it, and refresh notices when Key Vault serves another version than the current slot's.
  */
 import type * as pulumi from "@pulumi/pulumi";
 import {
@@ -38,6 +46,11 @@ export interface KeyVaultCertificateInputs {
   /** Tags of the version, beside the slot and generation tags the provider adds. */
   readonly tags: Readonly<Record<string, string>>;
   readonly providerVersion: string;
+  /**
+   * The current slot's version only: the versioned identifier of the version it must be issued after (the
+   * previous slot's). Another value, or one unknown until apply, re-issues this version.
+   */
+  readonly issuedAfter?: string;
 }
 
 export interface KeyVaultCertificateOutputs extends KeyVaultCertificateInputs {
@@ -55,6 +68,8 @@ export interface KeyVaultCertificateOutputs extends KeyVaultCertificateInputs {
   readonly notBefore: string;
   readonly expiresOn: string;
   readonly enabled: boolean;
+  /** Whether the versionless URIs serve this version (Key Vault's latest), as of the last create, update or read. */
+  readonly latest: boolean;
 }
 
 /** The SDK's placeholder for a value not known until apply. */
@@ -78,6 +93,8 @@ const REPLACE_ON = [
 ] as const;
 const UPDATE_ON = ["tags", "providerVersion"] as const;
 type InputName = (typeof REPLACE_ON)[number] | (typeof UPDATE_ON)[number];
+/** A version's segment of a versioned identifier (Key Vault's are 32 hex digits). */
+const VERSION_SEGMENT = /^[0-9A-Za-z]{1,64}$/;
 
 const CHECKS: Record<InputName, (value: unknown) => string | undefined> = {
   vaultUrl: (value) => {
@@ -174,77 +191,81 @@ export class KeyVaultCertificateProvider implements pulumi.dynamic.ResourceProvi
       }
       inputs[name] = name === "vaultUrl" ? normalizeVaultUrl(value) : value;
     }
+    if (raw.issuedAfter !== undefined) {
+      const problem = [raw.issuedAfter, inputs.vaultUrl, inputs.certificateName].includes(UNKNOWN)
+        ? undefined
+        : checkIssuedAfter(raw.issuedAfter, inputs.vaultUrl, inputs.certificateName);
+      if (problem !== undefined) {
+        failures.push({ property: "issuedAfter", reason: `issuedAfter ${problem}` });
+      }
+      inputs.issuedAfter = raw.issuedAfter;
+    }
     return { inputs: inputs as unknown as KeyVaultCertificateInputs, failures };
   }
 
   /**
-   * Anything that asks for another certificate replaces the version; tags and the provider version update it.
-   * A version someone disabled is drift too: the update enables it again.
+   * Anything that asks for another certificate replaces the version, and so does a re-issued predecessor
+   * (`issuedAfter`) or, for the current slot's version, Key Vault serving another version; tags and the
+   * provider version update it. A version someone disabled is drift too: the update enables it again.
    */
   async diff(
     _id: string,
     olds: KeyVaultCertificateOutputs,
     news: KeyVaultCertificateInputs,
   ): Promise<pulumi.dynamic.DiffResult> {
-    const changed = (name: InputName) =>
-      !equal(
-        name === "vaultUrl"
-          ? normalizeVaultUrl(olds[name])
-          : (olds as unknown as Record<string, unknown>)[name],
-        (news as unknown as Record<string, unknown>)[name],
-      );
-    const replaces = REPLACE_ON.filter(changed);
-    const updates = UPDATE_ON.filter(changed);
-    const disabled = olds.enabled === false;
+    const { replaces, updates } = versionChanges(olds, news);
     return {
-      changes: replaces.length > 0 || updates.length > 0 || disabled,
+      changes: replaces.length > 0 || updates.length > 0 || olds.enabled === false,
       replaces,
       deleteBeforeReplace: false,
     };
   }
 
   /**
-   * Issues the version. A version of this slot, generation and period that is already the latest (issued by an
-   * earlier run whose answer was lost) is taken over instead of issuing another.
+   * Issues a new version, always: also when a version of this slot, generation and period exists. That one is
+   * either the version a replacement replaces, whose key must not come back, or the leftover of a create whose
+   * answer was lost, which the resource's delete disables (see {@link delete}).
    */
   async create(
     inputs: KeyVaultCertificateInputs,
   ): Promise<pulumi.dynamic.CreateResult<KeyVaultCertificateOutputs>> {
     const client = this.clientFor(inputs.vaultUrl);
     const tags = versionTags(inputs);
-    const latest = await client.getLatest(inputs.certificateName);
-    if (latest !== undefined && latest.tags[MANAGED_TAG] !== tags[MANAGED_TAG]) {
+    const before = await client.getLatest(inputs.certificateName);
+    // Only a certificate this stack created gets versions (someone may have added one by hand since).
+    if (
+      before !== undefined &&
+      before.tags[MANAGED_TAG] !== tags[MANAGED_TAG] &&
+      !(await client.listVersions(inputs.certificateName)).some(
+        (version) => version.tags?.[MANAGED_TAG] === tags[MANAGED_TAG],
+      )
+    ) {
       throw new Error(
         `certificate ${inputs.certificateName} already exists in ${client.vaultUrl} and was not created by this ` +
-          `stack (its latest version has no ${MANAGED_TAG}=${tags[MANAGED_TAG]} tag); refusing to add versions to it. ` +
+          `stack (none of its versions has the ${MANAGED_TAG}=${tags[MANAGED_TAG]} tag); refusing to add versions to it. ` +
           `Remove it, or give the integration another name`,
       );
     }
-    let version: CertificateVersion;
-    if (latest !== undefined && latest.enabled && isFor(latest, inputs)) {
-      version = latest;
-    } else {
-      version = await client.createVersion(
-        inputs.certificateName,
-        {
-          subject: inputs.subject,
-          validityInMonths: inputs.validityInMonths,
-          keySize: inputs.keySize,
-          contentType: PEM_CONTENT_TYPE,
-          enhancedKeyUsage: [CLIENT_AUTH_EKU],
-          expiryNoticeLifetimePercentage: EXPIRY_NOTICE_LIFETIME_PERCENTAGE,
-        },
-        tags,
+    const version = await client.createVersion(
+      inputs.certificateName,
+      {
+        subject: inputs.subject,
+        validityInMonths: inputs.validityInMonths,
+        keySize: inputs.keySize,
+        contentType: PEM_CONTENT_TYPE,
+        enhancedKeyUsage: [CLIENT_AUTH_EKU],
+        expiryNoticeLifetimePercentage: EXPIRY_NOTICE_LIFETIME_PERCENTAGE,
+      },
+      tags,
+    );
+    if (version.version === before?.version || !isFor(version, inputs)) {
+      throw new Error(
+        `after issuing a version of ${inputs.certificateName} for slot ${inputs.slot}, generation ` +
+          `${inputs.generation}, the latest version is ${version.version}, which is not the one issued: ` +
+          `something else issued a version at the same time. Run pulumi up again`,
       );
-      if (!isFor(version, inputs)) {
-        throw new Error(
-          `after issuing a version of ${inputs.certificateName} for slot ${inputs.slot}, generation ` +
-            `${inputs.generation}, the latest version is ${version.version}, tagged for another slot or ` +
-            `generation: something else issued a version at the same time. Run pulumi up again`,
-        );
-      }
     }
-    return { id: version.id, outs: outputsOf(inputs, version, client) };
+    return { id: version.id, outs: outputsOf(inputs, version, client, true) };
   }
 
   /**
@@ -266,7 +287,16 @@ export class KeyVaultCertificateProvider implements pulumi.dynamic.ResourceProvi
     if (version === undefined) {
       return {};
     }
-    return { id, props: outputsOf({ ...props, tags: userTags(version.tags) }, version, client) };
+    const latest = await client.getLatest(props.certificateName);
+    return {
+      id,
+      props: outputsOf(
+        { ...props, tags: userTags(version.tags) },
+        version,
+        client,
+        latest?.version === version.version,
+      ),
+    };
   }
 
   /** Enables a version someone disabled, and applies changed tags. */
@@ -288,33 +318,40 @@ export class KeyVaultCertificateProvider implements pulumi.dynamic.ResourceProvi
         `certificate version ${id} no longer exists; run pulumi refresh, then pulumi up issues a new one`,
       );
     }
-    return { outs: outputsOf(news, version, client) };
+    const latest = await client.getLatest(news.certificateName);
+    return { outs: outputsOf(news, version, client, latest?.version === version.version) };
   }
 
   /**
-   * Disables the version (Key Vault cannot delete one version), with any other version issued for the same
-   * slot, generation and period (a create retried after its answer was lost), then deletes the certificate when no
-   * enabled version is left: the last slot removed takes the certificate with it. The vault keeps the
-   * deleted certificate for its soft-delete retention; nothing is purged.
+   * Disables the version (Key Vault cannot delete one version) and the leftovers of this resource's lost
+   * creates: enabled versions for the same slot, generation and period issued before it. A version issued after
+   * it is never touched: with `pulumi up --replace` (create before delete) the replacement has the same slot,
+   * generation and period, and is the one consumers now load. Versions are told apart by their creation time,
+   * since Key Vault lists them in no order of issue. When no other enabled version is left, the certificate is
+   * deleted: the last slot removed takes it with it. The vault keeps it for its soft-delete retention;
+   * nothing is purged.
    */
   async delete(_id: string, props: KeyVaultCertificateOutputs): Promise<void> {
     const client = this.clientFor(props.vaultUrl);
     const name = props.certificateName;
     const versions = await client.listVersions(name);
-    const mine = (version: { version?: string; tags?: Record<string, string> }) =>
-      version.version === props.version || isFor(version, props);
-    await client.setEnabled(name, props.version, false);
-    for (const version of versions) {
-      if (
+    const issued = versions.find((version) => version.version === props.version)?.createdOn?.getTime();
+    const leftovers = versions.filter(
+      (version) =>
         version.version !== undefined &&
         version.version !== props.version &&
-        mine(version) &&
-        version.enabled !== false
-      ) {
-        await client.setEnabled(name, version.version, false);
-      }
+        version.enabled !== false &&
+        isFor(version, props) &&
+        issued !== undefined &&
+        version.createdOn !== undefined &&
+        version.createdOn.getTime() < issued,
+    );
+    await client.setEnabled(name, props.version, false);
+    for (const leftover of leftovers) {
+      await client.setEnabled(name, leftover.version!, false);
     }
-    if (!versions.some((version) => version.enabled !== false && !mine(version))) {
+    const disabled = new Set([props.version, ...leftovers.map((version) => version.version)]);
+    if (!versions.some((version) => version.enabled !== false && !disabled.has(version.version))) {
       await client.deleteCertificate(name);
     }
   }
@@ -328,6 +365,59 @@ export class KeyVaultCertificateProvider implements pulumi.dynamic.ResourceProvi
     }
     return client;
   }
+}
+
+/**
+ * What the engine is to do with a version: the inputs that replace it and those that update it. Exported for
+ * the test mocks, which model this provider's diff.
+ */
+export function versionChanges(
+  olds: Partial<KeyVaultCertificateOutputs>,
+  news: KeyVaultCertificateInputs,
+): { replaces: string[]; updates: string[] } {
+  const changed = (name: InputName) =>
+    !equal(
+      name === "vaultUrl" ? normalizeVaultUrl(olds[name]) : (olds as Record<string, unknown>)[name],
+      (news as unknown as Record<string, unknown>)[name],
+    );
+  const replaces: string[] = REPLACE_ON.filter(changed);
+  const updates: string[] = UPDATE_ON.filter(changed);
+  // The previous slot's version has none: nothing to follow (it keeps what it had as the current one).
+  if (news.issuedAfter !== undefined) {
+    if (
+      news.issuedAfter === UNKNOWN ||
+      (olds.issuedAfter !== undefined && olds.issuedAfter !== news.issuedAfter)
+    ) {
+      // The version it follows is being re-issued: Key Vault would serve that one unless this one comes after.
+      replaces.push("issuedAfter");
+    } else if (olds.issuedAfter === undefined) {
+      // State written before the input existed, when the program's dependsOn already issued it last: record it.
+      updates.push("issuedAfter");
+    }
+    if (replaces.length === 0 && olds.latest === false) {
+      // Refresh found Key Vault serving another version (one issued outside the stack, or by a failed run):
+      // only a new version can be the latest again.
+      replaces.push("latest");
+    }
+  }
+  return { replaces, updates };
+}
+
+/** Whether `value` is a versioned identifier of a version of this certificate in this vault. */
+function checkIssuedAfter(value: unknown, vaultUrl: unknown, certificateName: unknown): string | undefined {
+  const expected =
+    typeof vaultUrl === "string" && typeof certificateName === "string"
+      ? `${vaultUrl}certificates/${certificateName}/`
+      : undefined;
+  if (
+    typeof value === "string" &&
+    expected !== undefined &&
+    value.toLowerCase().startsWith(expected.toLowerCase()) &&
+    VERSION_SEGMENT.test(value.slice(expected.length))
+  ) {
+    return undefined;
+  }
+  return `must be the versioned identifier of another version of the certificate (${expected ?? "<vault>/certificates/<name>/"}<version>), got ${JSON.stringify(value)}`;
 }
 
 function versionTags(inputs: KeyVaultCertificateInputs): Record<string, string> {
@@ -362,8 +452,10 @@ function outputsOf(
   inputs: KeyVaultCertificateInputs,
   version: CertificateVersion,
   client: KeyVaultCertificatesClient,
+  latest: boolean,
 ): KeyVaultCertificateOutputs {
   return {
+    ...(inputs.issuedAfter === undefined ? {} : { issuedAfter: inputs.issuedAfter }),
     vaultUrl: inputs.vaultUrl,
     certificateName: inputs.certificateName,
     slot: inputs.slot,
@@ -384,5 +476,6 @@ function outputsOf(
     notBefore: version.notBefore,
     expiresOn: version.expiresOn,
     enabled: version.enabled,
+    latest,
   };
 }

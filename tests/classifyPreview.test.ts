@@ -412,7 +412,8 @@ describe("classify-preview", () => {
         if (resource.type === VERSION) {
           const news = (await provider.check(old.inputs as never, resource.inputs as never)).inputs!;
           const diff = await provider.diff("id", { ...old.inputs, enabled: true } as never, news);
-          assert.equal(diff.changes, true);
+          // The old current version, now the previous one, no longer names a version to follow: no change.
+          if (!diff.changes) continue;
           steps.push({
             ...step,
             op: diff.replaces?.length ? "replace" : "update",

@@ -4,8 +4,10 @@
  * second run or the next rotation period changes, and what the outputs tell a consumer.
  */
 import * as assert from "node:assert/strict";
+import { versionChanges } from "../providers/keyVaultCertificate";
 import {
   APPLICATION_PRINCIPAL,
+  MockTenant,
   SUBSCRIPTION_ID,
   SYSTEM_ASSIGNED_IDENTITY,
   TENANT_ID,
@@ -74,6 +76,12 @@ describe("credential type certificate", () => {
     assert.deepEqual([b.inputs.slot, b.inputs.generation], ["b", "9"]);
     assert.ok(a.dependencies.includes(b.urn), "the current version is issued last, so it is the latest");
     assert.ok(!b.dependencies.includes(a.urn));
+    assert.deepEqual(a.propertyDependencies.issuedAfter, [b.urn], "and names the version it comes after");
+    assert.match(
+      String(a.inputs.issuedAfter),
+      /^https:\/\/kv-ss-dev-[a-z0-9]{5}\.vault\.azure\.net\/certificates\/smartspace-crm-sync-client-cert\/[0-9a-f]{32}$/,
+    );
+    assert.equal(b.inputs.issuedAfter, undefined);
   });
 
   it("registers each version's public certificate with the application, until its generation ends", () => {
@@ -157,31 +165,97 @@ describe("credential type certificate", () => {
   });
 
   it("declares the same inputs all period, and replaces only the older slot at the boundary", async () => {
-    const same = await runProgram(
-      withCredential({ type: "certificate", readers: [READER_OBJECT_ID] }, { workspaces: [WORKSPACE_A] }),
-      { now: LATER_SAME_PERIOD },
+    const config = withCredential(
+      { type: "certificate", readers: [READER_OBJECT_ID] },
+      { workspaces: [WORKSPACE_A] },
     );
-    assert.deepEqual(inputsByUrn(same), inputsByUrn(run));
-    const next = await runProgram(
-      withCredential({ type: "certificate", readers: [READER_OBJECT_ID] }, { workspaces: [WORKSPACE_A] }),
-      { now: NEXT_PERIOD },
-    );
-    const before = inputsByUrn(run);
-    const changed = next.resources.filter(
-      (r) => JSON.stringify(r.inputs) !== JSON.stringify(before.get(r.urn)),
-    );
-    assert.deepEqual(changed.map((r) => r.name).sort(), [
+    const tenant = new MockTenant();
+    const first = await runProgram(config, { now: NOW, tenant });
+    const ids = () => new Map([...tenant.stack].map(([key, entry]) => [key, entry.id]));
+    const deployed = ids();
+    const same = await runProgram(config, { now: LATER_SAME_PERIOD, tenant });
+    assert.deepEqual(inputsByUrn(same), inputsByUrn(first));
+    const current = tenant.stack.get(`${VERSION}::crm-sync-credentials-certificate-version-a`)!;
+    const next = await runProgram(config, { now: NEXT_PERIOD, tenant });
+    const replaced = [...ids()]
+      .filter(([key, id]) => deployed.get(key) !== id)
+      .map(([key]) => key.split("::")[1]);
+    assert.deepEqual(replaced.sort(), [
       "crm-sync-credentials-certificate-slot-b",
       "crm-sync-credentials-certificate-version-b",
+    ]);
+    const before = inputsByUrn(first);
+    const changed = next.resources.filter(
+      (r) => JSON.stringify(r.inputs) !== JSON.stringify(before.get(r.urn)) && !replaced.includes(r.name),
+    );
+    assert.deepEqual(changed.map((r) => r.name).sort(), [
+      // Now the previous slot's: it follows nothing, which its provider takes as no change.
+      "crm-sync-credentials-certificate-version-a",
       // The stored IDs' expiry is renewed each period: an update of the same secrets.
       "crm-sync-credentials-client-id",
       "crm-sync-credentials-tenant-id",
     ]);
-    assert.equal(next.one(VERSION, "crm-sync-credentials-certificate-version-b").inputs.generation, "11");
+    const previous = next.one(VERSION, "crm-sync-credentials-certificate-version-a");
+    assert.equal(previous.inputs.issuedAfter, undefined);
+    assert.deepEqual(versionChanges(current.state, previous.inputs as never), { replaces: [], updates: [] });
+    const b = next.one(VERSION, "crm-sync-credentials-certificate-version-b");
+    assert.equal(b.inputs.generation, "11");
+    assert.equal(b.inputs.issuedAfter, current.id, "the new current version comes after the other slot's");
     assert.equal(
       integrationOf(next).certificate.thumbprints.previous,
-      integrationOf(run).certificate.thumbprints.current,
+      integrationOf(first).certificate.thumbprints.current,
       "the old current certificate stays trusted as the previous one",
+    );
+  });
+
+  it("answers a leaked key with new versions, re-issuing the current one when the previous one is replaced", async () => {
+    const config = withCredential({ type: "certificate" });
+    const tenant = new MockTenant();
+    await runProgram(config, { now: NOW, tenant });
+    const entry = (type: string, role: string) =>
+      tenant.stack.get(`${type}::crm-sync-credentials-certificate-${role}`)!;
+    const snapshot = () =>
+      Object.fromEntries(
+        ["version-a", "version-b"].flatMap((role) => [
+          [role, entry(VERSION, role).id],
+          [role.replace("version", "slot"), entry(CERTIFICATE, role.replace("version", "slot")).id],
+        ]),
+      );
+    const changedSince = (before: Record<string, string>) =>
+      Object.keys(before)
+        .filter((role) => snapshot()[role] !== before[role])
+        .sort();
+
+    // The current slot's key leaked: its version is re-issued, and its slot registers the new public key.
+    let before = snapshot();
+    const rotated = await runProgram(config, {
+      now: NOW,
+      tenant,
+      replace: ["crm-sync-credentials-certificate-version-a"],
+    });
+    assert.deepEqual(changedSince(before), ["slot-a", "version-a"]);
+    const slotA = rotated.one(CERTIFICATE, "crm-sync-credentials-certificate-slot-a");
+    assert.equal(
+      slotA.inputs.value,
+      entry(VERSION, "version-a").state.cer,
+      "the new version's key is registered",
+    );
+    assert.equal(
+      integrationOf(rotated).certificate.thumbprints.current,
+      entry(VERSION, "version-a").state.thumbprint,
+    );
+
+    // The previous slot's key leaked: Key Vault would serve its new version, so the current one is issued after it.
+    before = snapshot();
+    const both = await runProgram(config, {
+      now: NOW,
+      tenant,
+      replace: ["crm-sync-credentials-certificate-version-b"],
+    });
+    assert.deepEqual(changedSince(before), ["slot-a", "slot-b", "version-a", "version-b"]);
+    assert.equal(
+      both.one(VERSION, "crm-sync-credentials-certificate-version-a").inputs.issuedAfter,
+      entry(VERSION, "version-b").id,
     );
   });
 

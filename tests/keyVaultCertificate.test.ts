@@ -5,8 +5,13 @@
  */
 import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
+import * as https from "node:https";
 import * as pulumi from "@pulumi/pulumi";
-import { KEYVAULT_TIME_SCALE_ENV, KEYVAULT_TOKEN_ENV } from "../clients/keyVaultCertificates";
+import {
+  KEYVAULT_TIME_SCALE_ENV,
+  KEYVAULT_TOKEN_ENV,
+  KeyVaultCertificatesClient,
+} from "../clients/keyVaultCertificates";
 import {
   KEY_VAULT_CERTIFICATE_PROVIDER_VERSION,
   KeyVaultCertificate,
@@ -40,6 +45,41 @@ function inputs(overrides: Partial<KeyVaultCertificateInputs> = {}): KeyVaultCer
     tags: { "smartspace-integration": "crm-sync" },
     providerVersion: KEY_VAULT_CERTIFICATE_PROVIDER_VERSION,
     ...overrides,
+  };
+}
+
+/**
+ * What a consumer gets from the versionless URIs: the certificate's `cer`, and the certificate in the secret's
+ * PEM (which also holds the key), as base64 DER.
+ */
+async function served(
+  emulator: KeyVaultEmulator,
+  name: string,
+): Promise<{ certificate: string; secret: string }> {
+  const get = (path: string) =>
+    new Promise<Record<string, unknown>>((resolve, reject) => {
+      https
+        .get(
+          `${emulator.url}${path}?api-version=7.6`,
+          { agent: emulator.agent(), headers: { authorization: `Bearer ${emulator.token}` } },
+          (response) => {
+            let body = "";
+            response.on("data", (chunk: Buffer) => (body += chunk.toString()));
+            response.on("end", () =>
+              response.statusCode === 200
+                ? resolve(JSON.parse(body) as Record<string, unknown>)
+                : reject(new Error(`GET ${path}: ${response.statusCode} ${body}`)),
+            );
+          },
+        )
+        .on("error", reject);
+    });
+  const pem = String((await get(`secrets/${name}`)).value);
+  const block = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(pem);
+  assert.ok(block, "the secret holds the certificate");
+  return {
+    certificate: String((await get(`certificates/${name}`)).cer),
+    secret: new X509Certificate(block[0]).raw.toString("base64"),
   };
 }
 
@@ -122,6 +162,38 @@ describe("KeyVaultCertificateProvider.check and diff", () => {
     assert.deepEqual([disabled.changes, disabled.replaces], [true, []]);
   });
 
+  it("re-issues the current slot's version when the one it follows is, and never a version deployed before", async () => {
+    const previousId = (version: string) =>
+      `https://kv-ss-dev-x1y2z.vault.azure.net/certificates/${NAME}/${version}`;
+    const current = (issuedAfter?: string) => inputs({ issuedAfter });
+    const olds = (issuedAfter?: string, latest = true) =>
+      ({ ...current(issuedAfter), version: "v1", enabled: true, latest }) as KeyVaultCertificateOutputs;
+    const diff = async (old: KeyVaultCertificateOutputs, news: KeyVaultCertificateInputs) => {
+      const result = await provider.diff("id", old, news);
+      return [result.changes, result.replaces];
+    };
+    const p1 = previousId("0123456789abcdef0123456789abcdef");
+    const p2 = previousId("fedcba9876543210fedcba9876543210");
+    // Deployed before issuedAfter existed: recorded by an update, never a new key.
+    assert.deepEqual(await diff(olds(), current(p1)), [true, []]);
+    assert.deepEqual(await diff(olds(p1), current(p1)), [false, []]);
+    // The previous slot's version is being re-issued (preview: its ID is unknown), or was (up).
+    assert.deepEqual(await diff(olds(p1), current(UNKNOWN)), [true, ["issuedAfter"]]);
+    assert.deepEqual(await diff(olds(), current(UNKNOWN)), [true, ["issuedAfter"]]);
+    assert.deepEqual(await diff(olds(p1), current(p2)), [true, ["issuedAfter"]]);
+    // Now the previous slot's version: it follows nothing, and need not be the latest.
+    assert.deepEqual(await diff(olds(p1, false), current()), [false, []]);
+    // The current slot's version that Key Vault no longer serves.
+    assert.deepEqual(await diff(olds(p1, false), current(p1)), [true, ["latest"]]);
+
+    const checked = await provider.check(inputs(), current(p1.replace(NAME, "other-cert")));
+    assert.deepEqual(
+      checked.failures?.map((f) => f.property),
+      ["issuedAfter"],
+    );
+    assert.deepEqual((await provider.check(inputs(), current(UNKNOWN))).failures, []);
+  });
+
   it("is exported by providers/index.ts under the kind its shim asks for, beside WorkspaceAccess", () => {
     assert.ok(providers.keyVaultCertificate instanceof KeyVaultCertificateProvider);
     assert.ok(providers.workspaceAccess, "existing kinds stay");
@@ -142,7 +214,9 @@ describe("KeyVaultCertificateProvider against the Key Vault emulator", () => {
   const env = () => ({ [KEYVAULT_TOKEN_ENV]: emulator.token });
 
   before(async () => {
-    emulator = await KeyVaultEmulator.start({ createPolls: 2 });
+    // Key Vault records when each version was created, in seconds: a second passes between requests here.
+    let clock = Date.now();
+    emulator = await KeyVaultEmulator.start({ createPolls: 2, now: () => (clock += 1_000) });
     provider = new KeyVaultCertificateProvider({
       clientOptions: { agent: emulator.agent(), env: env(), timings: FAST },
     });
@@ -202,20 +276,92 @@ describe("KeyVaultCertificateProvider against the Key Vault emulator", () => {
     );
   });
 
-  it("takes over a version an earlier run issued but never recorded, instead of issuing another", async () => {
-    const again = await provider.create(inputs({ vaultUrl: emulator.url }));
-    assert.equal(emulator.certificates.get(NAME)?.versions.length, 2);
-    assert.equal(again.outs?.version, emulator.certificates.get(NAME)?.versions.at(-1)?.version);
+  it("issues a new key when a create is retried after a lost answer, and leaves no enabled duplicate once deleted", async function () {
+    this.timeout(20_000);
+    const retried = inputs({ vaultUrl: emulator.url, certificateName: "retry-cert" });
+    // Key Vault issued the first version, but its answer never reached the engine, which recorded nothing.
+    const lost = (await provider.create(retried)).outs!;
+    const kept = (await provider.create(retried)).outs!;
+    assert.notEqual(
+      kept.version,
+      lost.version,
+      "a create cannot tell a lost create's version from a replaced one",
+    );
+    assert.notEqual(kept.thumbprint, lost.thumbprint);
+    await provider.delete("id", kept);
+    const certificate = emulator.certificates.get("retry-cert")!;
+    assert.deepEqual(
+      certificate.versions.map((version) => version.enabled),
+      [false, false],
+      "the lost create's version goes with the resource's own",
+    );
+    assert.ok(certificate.deleted, "nothing else used the certificate");
   });
 
-  it("never takes over a version of another rotation period with the same generation number", async function () {
-    this.timeout(10_000);
-    const other = await provider.create(inputs({ vaultUrl: emulator.url, certificateName: "period-cert" }));
-    const changed = await provider.create(
-      inputs({ vaultUrl: emulator.url, certificateName: "period-cert", rotationDays: 91 }),
+  it("never disables a version issued after its own: the replacement's, for the same slot and generation", async function () {
+    this.timeout(20_000);
+    const own = (await provider.create(inputs({ vaultUrl: emulator.url, certificateName: "replace-cert" })))
+      .outs!;
+    // What `pulumi up --replace` issues before it deletes the old resource: a version with the same tags.
+    const client = new KeyVaultCertificatesClient({
+      vaultUrl: emulator.url,
+      agent: emulator.agent(),
+      env: env(),
+      timings: FAST,
+    });
+    const replacement = await client.createVersion(
+      "replace-cert",
+      {
+        subject: own.subject,
+        validityInMonths: 7,
+        keySize: 2048,
+        contentType: "application/x-pem-file",
+        enhancedKeyUsage: [],
+        expiryNoticeLifetimePercentage: 95,
+      },
+      emulator.certificates.get("replace-cert")!.versions[0].tags,
     );
-    assert.notEqual(changed.outs?.version, other.outs?.version);
-    assert.equal(emulator.certificates.get("period-cert")?.versions.length, 2);
+    await provider.delete("id", own);
+    const versions = emulator.certificates.get("replace-cert")!.versions;
+    assert.deepEqual(
+      versions.map((version) => [version.version, version.enabled]),
+      [
+        [own.version, false],
+        [replacement.version, true],
+      ],
+    );
+    assert.equal(emulator.certificates.get("replace-cert")!.deleted, undefined, "the replacement uses it");
+    assert.equal((await served(emulator, "replace-cert")).certificate, replacement.cer);
+  });
+
+  it("notices on refresh when Key Vault no longer serves the current slot's version, and re-issues it", async function () {
+    this.timeout(20_000);
+    const name = "latest-cert";
+    const previous = await provider.create(
+      inputs({ vaultUrl: emulator.url, certificateName: name, slot: "b", generation: "9" }),
+    );
+    const declared = inputs({ vaultUrl: emulator.url, certificateName: name, issuedAfter: previous.id });
+    const current = (await provider.create(declared)).outs!;
+    assert.equal(current.latest, true);
+    // A version issued after it by a run that failed before recording it (or by hand): consumers load that one.
+    await provider.create(
+      inputs({ vaultUrl: emulator.url, certificateName: name, slot: "b", generation: "9" }),
+    );
+    const refreshed = await provider.read(current.certificateId, current);
+    assert.equal(refreshed.props?.latest, false);
+    assert.deepEqual((await provider.diff("id", refreshed.props!, declared)).replaces, ["latest"]);
+    const previousRefreshed = await provider.read(previous.id, previous.outs!);
+    assert.deepEqual(
+      (
+        await provider.diff(
+          "id",
+          previousRefreshed.props!,
+          inputs({ vaultUrl: emulator.url, certificateName: name, slot: "b", generation: "9" }),
+        )
+      ).replaces,
+      [],
+      "only the current slot's version must be the latest",
+    );
   });
 
   it("notices a version disabled by hand, enables it again, and applies tags", async () => {
@@ -334,6 +480,14 @@ describe("KeyVaultCertificateProvider against the Key Vault emulator", () => {
 });
 
 describe("KeyVaultCertificate in state: the shim and its host", () => {
+  // What a `pulumi up` stores, serialized while the deployer's environment holds a Key Vault token.
+  const TOKEN = "kv-env-token-that-must-not-be-serialized-42";
+  let serialized: string;
+  before(function () {
+    this.timeout(20_000);
+    serialized = serializedShim({ [KEYVAULT_TOKEN_ENV]: TOKEN }, "KeyVaultCertificate");
+  });
+
   it("registers the dynamic resource type with no credential among its inputs", async () => {
     let registered: pulumi.runtime.MockResourceArgs | undefined;
     await pulumi.runtime.setMocks(
@@ -375,10 +529,89 @@ describe("KeyVaultCertificate in state: the shim and its host", () => {
     });
   });
 
+  it("answers pulumi up --replace of either slot's version with a new key, served, the old one disabled", async function () {
+    this.timeout(40_000);
+    const emulator = await KeyVaultEmulator.start();
+    const host = await startProviderHost({
+      [KEYVAULT_TOKEN_ENV]: emulator.token,
+      [KEYVAULT_TIME_SCALE_ENV]: "0.1",
+      NODE_EXTRA_CA_CERTS: emulator.tls.caFile,
+    });
+    const enabled = () =>
+      Object.fromEntries(emulator.certificates.get(NAME)!.versions.map((v) => [v.version, v.enabled]));
+    try {
+      // What the engine does for a create (check, create) and for a replacement (check, create, then at the
+      // end of the update delete of the old one), as pulumi/pulumi's step generator orders them.
+      const create = async (news: object, olds: object = {}) => {
+        const checked = await host.call("check", (r) => {
+          r.setUrn(URN);
+          r.setOlds(host.struct({ ...olds }));
+          r.setNews(host.struct({ ...news, __provider: serialized }));
+        });
+        assert.deepEqual(checked.getFailuresList(), []);
+        const created = await host.call("create", (r) => r.setProperties(checked.getInputs()));
+        return { id: created.getId() as string, state: created.getProperties().toJavaScript() };
+      };
+      const remove = (old: { id: string; state: Record<string, unknown> }) =>
+        host.call("delete", (r) => {
+          r.setId(old.id);
+          r.setProperties(host.struct(old.state));
+        });
+      const previousInputs = inputs({ vaultUrl: emulator.url, slot: "b", generation: "9" });
+      const previous = await create(previousInputs);
+      const currentInputs = { ...inputs({ vaultUrl: emulator.url }), issuedAfter: previous.id };
+      const current = await create(currentInputs);
+
+      // The current key leaked: --replace its version.
+      const replaced = await create(currentInputs, current.state);
+      assert.notEqual(replaced.state.version, current.state.version, "a new version");
+      assert.notEqual(replaced.state.thumbprint, current.state.thumbprint, "a new key");
+      assert.notEqual(replaced.state.cer, current.state.cer, "so the slot's registration changes too");
+      await remove(current);
+      assert.deepEqual(enabled(), {
+        [previous.state.version]: true,
+        [current.state.version]: false,
+        [replaced.state.version]: true,
+      });
+      assert.deepEqual(await served(emulator, NAME), {
+        certificate: replaced.state.cer,
+        secret: replaced.state.cer,
+      });
+
+      // The previous key leaked: --replace its version; the current one names it, so it is re-issued after it.
+      const reissued = await create(previousInputs, previous.state);
+      const diff = await host.call("diff", (r) => {
+        r.setId(replaced.id);
+        r.setUrn(URN);
+        r.setOlds(host.struct(replaced.state));
+        r.setNews(host.struct({ ...currentInputs, issuedAfter: UNKNOWN, __provider: serialized }));
+      });
+      assert.deepEqual(
+        diff.getReplacesList(),
+        ["issuedAfter"],
+        "preview: the current version is re-issued too",
+      );
+      const following = await create({ ...currentInputs, issuedAfter: reissued.id }, replaced.state);
+      await remove(replaced);
+      await remove(previous);
+      assert.deepEqual(
+        (await served(emulator, NAME)).certificate,
+        following.state.cer,
+        "the current slot's, still",
+      );
+      assert.deepEqual(
+        [previous, current, replaced, reissued, following].map((v) => enabled()[v.state.version as string]),
+        [false, false, false, true, true],
+      );
+      assert.equal(emulator.certificates.get(NAME)!.deleted, undefined);
+    } finally {
+      await host.stop();
+      await emulator.close();
+    }
+  });
+
   it("runs check, create, read, diff, update and delete in Pulumi's real provider host", async function () {
     this.timeout(40_000);
-    const TOKEN = "kv-env-token-that-must-not-be-serialized-42";
-    const serialized = serializedShim({ [KEYVAULT_TOKEN_ENV]: TOKEN }, "KeyVaultCertificate");
     assert.ok(Buffer.byteLength(serialized) <= 2048, "the shim stored in state stays small");
     assert.ok(!serialized.includes(TOKEN) && !serialized.includes("KeyVaultCertificatesClient"));
     const emulator = await KeyVaultEmulator.start();

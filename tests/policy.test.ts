@@ -284,6 +284,13 @@ describe("policy pack", () => {
           /validityInMonths is 120; a version rotating every 60 days is valid 5 months/,
         ],
         [
+          "a Key Vault certificate issued after a version of another certificate",
+          changed(version, {
+            issuedAfter: `${String(version.props.vaultUrl)}certificates/smartspace-other-client-cert/0123456789abcdef0123456789abcdef`,
+          }),
+          /issuedAfter is .*; expected a version of the same certificate in the same vault/,
+        ],
+        [
           "another provider behind the certificate's type",
           changed(version, { __provider: "exports.handler = __f0; // imports a PFX" }),
           /not the project's KeyVaultCertificate shim/,

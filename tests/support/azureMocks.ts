@@ -12,6 +12,7 @@
  */
 import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
+import { versionChanges } from "../../providers/keyVaultCertificate";
 import { ROTATION_EPOCH } from "../../rules/rotation";
 
 export const TENANT_ID = "72f988bf-86f1-41af-91ab-2d7cd011db47";
@@ -256,7 +257,8 @@ function newResource(args: pulumi.runtime.MockResourceArgs, instance = 0): { id:
       };
     }
     case "azuread:index/applicationCertificate:ApplicationCertificate": {
-      const keyId = stableGuid("certificate-key", args.name);
+      // A new key ID for each credential the provider adds (application_certificate_resource.go).
+      const keyId = stableGuid("certificate-key", seed);
       const applicationObjectId = String(inputs.applicationId).replace(/^\/applications\//, "");
       return {
         // The azuread provider's ID for a certificate credential: <application object ID>/certificate/<key ID>.
@@ -290,7 +292,7 @@ function newResource(args: pulumi.runtime.MockResourceArgs, instance = 0): { id:
       };
     }
     case "pulumi-nodejs:dynamic/smartspace:KeyVaultCertificate":
-      return keyVaultCertificateVersion(inputs);
+      return keyVaultCertificateVersion(inputs, instance);
     case "random:index/randomString:RandomString": {
       const length = Number(inputs.length ?? 8);
       const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
@@ -441,6 +443,17 @@ const REPLACE_ON_CHANGE: Record<string, readonly string[]> = {
     "endDate",
     "rotateWhenChanged",
   ],
+  // Every input of azuread_application_certificate is ForceNew (application_certificate_resource.go).
+  "azuread:index/applicationCertificate:ApplicationCertificate": [
+    "applicationId",
+    "encoding",
+    "endDate",
+    "endDateRelative",
+    "keyId",
+    "startDate",
+    "type",
+    "value",
+  ],
   "azure-native:keyvault:Vault": ["resourceGroupName", "vaultName", "location"],
   "azure-native:keyvault:Secret": ["resourceGroupName", "vaultName", "secretName"],
   "azure-native:authorization:RoleAssignment": [
@@ -560,6 +573,10 @@ export class MockTenant {
   ): boolean {
     if (options.replace?.includes(args.name)) return true;
     const inputs = args.inputs as State;
+    if (args.type === "pulumi-nodejs:dynamic/smartspace:KeyVaultCertificate") {
+      // The provider's own diff (providers/keyVaultCertificate.ts).
+      return versionChanges(previous.state, inputs as never).replaces.length > 0;
+    }
     return (REPLACE_ON_CHANGE[args.type] ?? []).some(
       (key) => JSON.stringify(inputs[key]) !== JSON.stringify(previous.inputs[key]),
     );
@@ -890,13 +907,15 @@ function principalByObjectId(objectId: string, options: MockOptions): Record<str
 
 /**
  * A Key Vault certificate version as the KeyVaultCertificate provider reports it: public material only, a
- * version and thumbprint derived from the certificate name, slot and generation (so a second evaluation in
- * the same period sees the same version, as state would hold it), issued at its generation's start.
+ * version and thumbprint derived from the certificate name, slot, generation and how often the resource was
+ * replaced (so a second evaluation in the same period sees the same version, as state would hold it, and a
+ * replacement a new key, as the provider issues one), issued at its generation's start and, when created,
+ * the version Key Vault serves.
  */
-function keyVaultCertificateVersion(inputs: State): { id: string; state: State } {
+function keyVaultCertificateVersion(inputs: State, instance: number): { id: string; state: State } {
   const vaultUrl = String(inputs.vaultUrl);
   const name = String(inputs.certificateName);
-  const seed = `${name}|${String(inputs.slot)}|${String(inputs.generation)}`;
+  const seed = `${name}|${String(inputs.slot)}|${String(inputs.generation)}${instance === 0 ? "" : `#${instance}`}`;
   const version = createHash("sha256").update(`kv-version|${seed}`).digest("hex").slice(0, 32);
   const der = createHash("sha512").update(`certificate|${seed}`).digest();
   const rotationDays = Number(inputs.rotationDays);
@@ -918,6 +937,7 @@ function keyVaultCertificateVersion(inputs: State): { id: string; state: State }
       notBefore: rfc3339(issued - 600_000),
       expiresOn: rfc3339(expires.getTime()),
       enabled: true,
+      latest: true,
     },
   };
 }
