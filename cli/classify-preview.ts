@@ -11,9 +11,12 @@
  * - in every mode that stores them, the client-id and tenant-id secrets updated with the next period's expiry
  *   (a federated integration rotates nothing else, so for it this renewal is the whole rotation).
  *
- * Those are reported as "rotation due" (the weekly rotation run, or any `pulumi up`, performs them). Everything
- * else that the preview would change is drift: someone changed or deleted a resource outside Pulumi, or the
- * code on main was not deployed.
+ * Those are reported as "rotation due" (the weekly rotation run, or any `pulumi up`, performs them), and so are
+ * the replacements asked for with `--replace` after a leak (`--forced-replace`): a client-secret slot, or a
+ * certificate version with what follows it (its slot's registration and, when it is the previous slot's, the
+ * current slot's version re-issued after it, which Key Vault must keep serving). Everything else that the
+ * preview would change is drift: someone changed or deleted a resource outside Pulumi, or the code on main
+ * was not deployed.
  *
  * Input: the preview's JSON digest (`{ config, steps: [{ op, urn, oldState, newState, diffReasons,
  * replaceReasons, detailedDiff }], diagnostics, changeSummary }`) and the preview's exit code (Pulumi exits 7,
@@ -60,6 +63,11 @@ const CERTIFICATE_VERSION_ROTATION_INPUTS = new Set([
   "providerVersion",
   "__provider",
 ]);
+/**
+ * What differs for the current slot's version when the previous slot's is re-issued: the version it is issued
+ * after, which Key Vault's "latest" depends on (and the code version it is issued with).
+ */
+const CERTIFICATE_VERSION_FOLLOW_INPUTS = new Set(["issuedAfter", "providerVersion", "__provider"]);
 /** What a certificate slot's replacement after a new version changes: the public key and its end date. */
 const CERTIFICATE_SLOT_ROTATION_INPUTS = new Set(["value", "endDate", "startDate"]);
 /** The identifier secrets, whose expiry each period renews. */
@@ -328,10 +336,17 @@ function isRotationReplacement(step: PreviewStepJson, type: string, forced: Read
   }
   if (type === CERTIFICATE_VERSION_TYPE) {
     // The dynamic provider names what forces the replacement but not every input that differs: compare the
-    // states too. A new version is for a later generation.
+    // states too. A new version is for a later generation, or on request for the same one (a new key); one
+    // that Key Vault no longer served ("latest") is re-issued by the requested replacement anyway.
     const changed = [...changedPaths(step).map(topLevel), ...(changedInputs(step) ?? [])];
     const before = generationOf(step.oldState);
     const after = generationOf(step.newState);
+    if (forced.has(step.urn)) {
+      return (
+        changed.every((key) => CERTIFICATE_VERSION_ROTATION_INPUTS.has(key) || key === "latest") &&
+        (before === undefined || after === undefined || after >= before)
+      );
+    }
     return (
       changed.includes("generation") &&
       changed.every((key) => CERTIFICATE_VERSION_ROTATION_INPUTS.has(key)) &&
@@ -339,6 +354,42 @@ function isRotationReplacement(step: PreviewStepJson, type: string, forced: Read
     );
   }
   return false;
+}
+
+/** The other slot's version of the same certificate: `<name>-version-a` for `<name>-version-b`, and back. */
+function otherSlotVersion(versionUrn: string): string | undefined {
+  const slot = /-version-([ab])$/.exec(versionUrn)?.[1];
+  return slot === undefined
+    ? undefined
+    : versionUrn.replace(/-version-[ab]$/, `-version-${slot === "a" ? "b" : "a"}`);
+}
+
+/** The current slot's version re-issued after the previous slot's new version (its `issuedAfter` moved on). */
+function isIssuedAfterFollowUp(
+  step: PreviewStepJson,
+  type: string,
+  rotatedUrns: ReadonlySet<string>,
+): boolean {
+  if (type !== CERTIFICATE_VERSION_TYPE || !REPLACE_OPS.has(step.op)) return false;
+  const other = otherSlotVersion(step.urn);
+  const changed = [...changedPaths(step).map(topLevel), ...(changedInputs(step) ?? [])];
+  return (
+    other !== undefined &&
+    rotatedUrns.has(other) &&
+    changed.includes("issuedAfter") &&
+    changed.every((key) => CERTIFICATE_VERSION_FOLLOW_INPUTS.has(key))
+  );
+}
+
+/**
+ * A requested certificate version replacement that would leave Key Vault serving the wrong version: the
+ * previous slot's version (it follows nothing) re-issued while the current slot's is not re-issued after it.
+ * The new version would be the latest, so consumers would load the previous slot's certificate, whose
+ * registration ends a period before the current one's.
+ */
+function leavesOlderVersionServed(step: PreviewStepJson, rotatedUrns: ReadonlySet<string>): boolean {
+  const other = otherSlotVersion(step.urn);
+  return step.newState?.inputs?.issuedAfter === undefined && (other === undefined || !rotatedUrns.has(other));
 }
 
 /** The certificate version a certificate slot registers: `<name>-slot-<s>` holds `<name>-version-<s>`. */
@@ -467,6 +518,9 @@ function driftExplanation(op: string, type: string, properties: readonly string[
     case "update":
       return `The ${what} differs from the program in ${properties.join(", ") || "its properties"}: changed outside Pulumi, or a code change is not deployed. The next \`pulumi up\` restores the declared values; keep a manual change only by putting it in code.`;
     default:
+      if (REPLACE_OPS.has(op) && type === CERTIFICATE_VERSION_TYPE && properties.includes("latest")) {
+        return "Key Vault no longer serves this slot's version from its versionless URIs (a version was issued after it, by hand or by a run that failed before recording it), so consumers load another certificate; the next `pulumi up` issues a new current version.";
+      }
       if (REPLACE_OPS.has(op)) {
         return `The ${what} would be replaced (${properties.join(", ") || "forced"}): an input that cannot change in place differs from Azure. Check who changed it before the next \`pulumi up\` replaces it.`;
       }
@@ -522,6 +576,21 @@ function classifyValidated(digest: PreviewDigestJson, options: ClassifyOptions):
 
   const rotations = steps.filter((step) => isRotationReplacement(step, parseUrn(step.urn).type, forced));
   const rotatedUrns = new Set(rotations.map((step) => step.urn));
+  const followers = steps.filter(
+    (step) => !rotatedUrns.has(step.urn) && isIssuedAfterFollowUp(step, parseUrn(step.urn).type, rotatedUrns),
+  );
+  for (const step of followers) rotatedUrns.add(step.urn);
+  // Checked once every replacement is known; such a version and what follows it are drift, not a rotation.
+  const unsafe = rotations.filter(
+    (step) =>
+      forced.has(step.urn) &&
+      parseUrn(step.urn).type === CERTIFICATE_VERSION_TYPE &&
+      leavesOlderVersionServed(step, rotatedUrns),
+  );
+  for (const step of unsafe) {
+    rotations.splice(rotations.indexOf(step), 1);
+    rotatedUrns.delete(step.urn);
+  }
   const rotationKeys = rotations.map((step) => integrationKeys(step, names));
   const findings: Finding[] = steps.map((step) => {
     const { type, name } = parseUrn(step.urn);
@@ -535,11 +604,25 @@ function classifyValidated(digest: PreviewDigestJson, options: ClassifyOptions):
       properties,
       explanation,
     });
+    if (unsafe.includes(step)) {
+      return finding(
+        "drift",
+        "Replaced on request, but alone: Key Vault serves the version issued last, so the previous slot's new version would be served instead of the current slot's, whose version must be re-issued after it. The program does that (issuedAfter) once the code on main is deployed; otherwise replace both versions.",
+      );
+    }
+    if (followers.includes(step)) {
+      return finding(
+        "rotation",
+        "Re-issued after the other slot's new version: Key Vault serves the version issued last, which must stay the current slot's. A new key: consumers load it when they next read Key Vault, and the old version is disabled.",
+      );
+    }
     if (rotations.includes(step)) {
       return finding(
         "rotation",
         forced.has(step.urn)
-          ? "Replaced on request (--replace): a new credential is issued and the old one deleted."
+          ? type === CERTIFICATE_VERSION_TYPE
+            ? "Replaced on request (--replace): Key Vault issues a new version (a new key) for the slot, the slot registers it, and the old version is disabled and its registration deleted."
+            : "Replaced on request (--replace): a new credential is issued and the old one deleted."
           : type === CERTIFICATE_VERSION_TYPE
             ? "The slot's rotation period ended: Key Vault issues the next generation's version (the latest, which the versionless URIs serve) and the replaced one is disabled. The other slot's certificate stays registered meanwhile."
             : "The slot's rotation period ended: the older slot is re-issued with the next generation's dates. The other slot stays valid meanwhile.",

@@ -446,10 +446,81 @@ describe("classify-preview", () => {
       return steps;
     }
 
+    /**
+     * The steps `pulumi preview --replace <urn>...` shows for certificate versions of the deployed stack: each
+     * named version replaced with nothing changed, the version that names a replaced one as its predecessor
+     * diffed by the provider with that ID unknown, and the slots of replaced versions with their key unknown.
+     */
+    async function forcedPreview(deployed: ProgramRun, names: string[]): Promise<PreviewStepJson[]> {
+      const provider = new KeyVaultCertificateProvider();
+      const replaced = new Set(names.map((name) => deployed.resources.find((r) => r.name === name)!.urn));
+      const steps: PreviewStepJson[] = [];
+      const state = (r: RecordedResource, inputs = r.inputs) => ({
+        urn: r.urn,
+        type: r.type,
+        parent: r.parentUrn,
+        inputs,
+      });
+      for (const resource of deployed.resources.filter((r) => r.type === VERSION)) {
+        const follows = deployed.resources.find(
+          (r) =>
+            r.urn !== resource.urn &&
+            r.type === VERSION &&
+            resource.inputs.issuedAfter !== undefined &&
+            replaced.has(r.urn),
+        );
+        if (replaced.has(resource.urn)) {
+          steps.push({
+            op: "replace",
+            urn: resource.urn,
+            oldState: state(resource),
+            newState: state(resource),
+            replaceReasons: [],
+          });
+          continue;
+        }
+        if (follows === undefined) continue;
+        const news = { ...resource.inputs, issuedAfter: UNKNOWN };
+        const diff = await provider.diff(
+          "id",
+          { ...resource.inputs, enabled: true, latest: true } as never,
+          news as never,
+        );
+        steps.push({
+          op: "replace",
+          urn: resource.urn,
+          oldState: state(resource),
+          newState: state(resource, news),
+          replaceReasons: diff.replaces,
+        });
+        replaced.add(resource.urn);
+      }
+      for (const slot of deployed.resources.filter((r) => r.type === CERTIFICATE_SLOT)) {
+        const version = deployed.resources.find(
+          (r) => r.type === VERSION && slot.dependencies.includes(r.urn),
+        )!;
+        if (!replaced.has(version.urn)) continue;
+        steps.push({
+          op: "replace",
+          urn: slot.urn,
+          oldState: state(slot, masked(slot)),
+          newState: state(slot, { ...masked(slot), value: UNKNOWN, endDate: UNKNOWN }),
+          replaceReasons: ["endDate", "value"],
+          diffReasons: ["endDate", "value"],
+          detailedDiff: {
+            endDate: { kind: "update-replace", inputDiff: true },
+            value: { kind: "update-replace", inputDiff: true },
+          },
+        });
+      }
+      return steps;
+    }
+
+    let deployed: ProgramRun;
     let steps: PreviewStepJson[];
     before(async function () {
       this.timeout(30_000);
-      const deployed = await runProgram(config, { now: NOW });
+      deployed = await runProgram(config, { now: NOW });
       steps = await previewBetween(deployed, await runProgram(config, { now: NEXT_PERIOD }));
     });
 
@@ -481,6 +552,68 @@ describe("classify-preview", () => {
         renderMarkdown(result),
         /\| `agent-credentials-certificate-version-b` \| `Key Vault certificate version` \|/,
       );
+    });
+
+    it("accepts a forced replacement of a certificate version with what must follow it, and nothing less", async () => {
+      const urnOf = (name: string) => deployed.resources.find((r) => r.name === name)!.urn;
+      const classify = (forced: string[], stepsOf: PreviewStepJson[]) =>
+        classifyPreview(
+          { config: toRawConfig(config), steps: stepsOf },
+          { forcedReplacements: forced.map(urnOf) },
+        );
+      const summary = (result: ReturnType<typeof classifyPreview>) =>
+        result.findings.map((f) => [f.name, f.category]).sort();
+
+      // The current key leaked (slot a holds generation 10 on this date): its version, then its slot.
+      const current = ["agent-credentials-certificate-version-a"];
+      const onlyCurrent = classify(current, await forcedPreview(deployed, current));
+      assert.equal(onlyCurrent.verdict, "rotation-due");
+      assert.deepEqual(summary(onlyCurrent), [
+        ["agent-credentials-certificate-slot-a", "rotation"],
+        ["agent-credentials-certificate-version-a", "rotation"],
+      ]);
+      assert.match(onlyCurrent.findings.find((f) => f.name.endsWith("version-a"))!.explanation, /a new key/);
+
+      // The previous key leaked: the current version is re-issued after it, and both slots register the new keys.
+      const previous = ["agent-credentials-certificate-version-b"];
+      const previousSteps = await forcedPreview(deployed, previous);
+      const both = classify(previous, previousSteps);
+      assert.equal(both.verdict, "rotation-due");
+      assert.deepEqual(summary(both), [
+        ["agent-credentials-certificate-slot-a", "rotation"],
+        ["agent-credentials-certificate-slot-b", "rotation"],
+        ["agent-credentials-certificate-version-a", "rotation"],
+        ["agent-credentials-certificate-version-b", "rotation"],
+      ]);
+      assert.match(
+        both.findings.find((f) => f.name.endsWith("version-a"))!.explanation,
+        /Re-issued after the other slot's new version/,
+      );
+
+      // The previous version alone (a program that does not re-issue the current one): Key Vault would serve it.
+      const alone = classify(
+        previous,
+        previousSteps.filter((step) => !step.urn.endsWith("-a")),
+      );
+      assert.equal(alone.verdict, "drift");
+      assert.deepEqual(summary(alone), [
+        ["agent-credentials-certificate-slot-b", "drift"],
+        ["agent-credentials-certificate-version-b", "drift"],
+      ]);
+      assert.match(
+        alone.findings.find((f) => f.name.endsWith("version-b"))!.explanation,
+        /previous slot's new version would be served/,
+      );
+
+      // Unasked, a current version Key Vault no longer serves is drift, said plainly.
+      const unserved = classify([], [{ op: "replace", urn: urnOf(current[0]), replaceReasons: ["latest"] }]);
+      assert.equal(unserved.verdict, "drift");
+      assert.match(unserved.findings[0].explanation, /Key Vault no longer serves this slot's version/);
+
+      // A slot re-registered with the same key revokes nothing.
+      const slot = ["agent-credentials-certificate-slot-b"];
+      const sameKey = classify(slot, [{ op: "replace", urn: urnOf(slot[0]), replaceReasons: [] }]);
+      assert.equal(sameKey.verdict, "drift");
     });
 
     it("still calls drift what only looks like a rotation", () => {
