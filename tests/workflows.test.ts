@@ -1104,27 +1104,42 @@ process.exit(codes[Math.min(calls.length - 1, codes.length - 1)]);
     });
   });
 
-  it("accept only this stack's client-secret slots for a forced rotation", () => {
+  it("accept only this stack's client-secret slots and certificate versions for a forced rotation", () => {
     const script =
       step(workflow("rotate.yml").jobs.rotate, "Check the requested forced replacements").run ?? "";
     const dir = mkdtempSync(path.join(tmpdir(), "forced-"));
     const slot =
       "urn:pulumi:prod::smartspace-integration::smartspace:credentials:IntegrationCredentials$azuread:index/applicationPassword:ApplicationPassword::crm-sync-credentials-slot-b";
+    const certificate =
+      "urn:pulumi:prod::smartspace-integration::smartspace:index:SmartspaceIntegration$smartspace:credentials:IntegrationCredentials$smartspace:credentials:ClientCertificate$";
+    const version = (s: string) =>
+      `${certificate}pulumi-nodejs:dynamic/smartspace:KeyVaultCertificate::agent-credentials-certificate-version-${s}`;
+    const registration = (s: string) =>
+      `${certificate}azuread:index/applicationCertificate:ApplicationCertificate::agent-credentials-certificate-slot-${s}`;
     const check = (replace: string, requested = "prod") =>
       runStep(script, { REPLACE: replace, REQUESTED_STACK: requested, STACK: "prod", RUNNER_TEMP: dir });
+    const requested = () => readFileSync(path.join(dir, "replace.txt"), "utf8");
     try {
       const accepted = check(`${slot} ${slot.replace("slot-b", "slot-a")}`);
       assert.equal(accepted.code, 0, accepted.stderr);
-      assert.equal(
-        readFileSync(path.join(dir, "replace.txt"), "utf8"),
-        `${slot}\n${slot.replace("slot-b", "slot-a")}\n`,
-      );
+      assert.equal(requested(), `${slot}\n${slot.replace("slot-b", "slot-a")}\n`);
       assert.equal(check("").code, 0);
-      assert.equal(readFileSync(path.join(dir, "replace.txt"), "utf8"), "");
+      assert.equal(requested(), "");
+
+      // Certificates: the version holds the key; a slot only registers it, so it stands for its version.
+      const certificates = check(`${version("b")} ${registration("a")} ${registration("b")}`);
+      assert.equal(certificates.code, 0, certificates.stderr);
+      assert.equal(requested(), `${version("b")}\n${version("a")}\n`, "each version once");
+      assert.match(
+        certificates.stdout,
+        /::notice::.*slot-a is a certificate slot: replacing its Key Vault version .*version-a/,
+      );
+
       assert.match(
         check(slot.replace("urn:pulumi:prod", "urn:pulumi:dev")).stdout,
-        /is not a client-secret slot .* of stack prod/,
+        /is not a client-secret slot .* or a certificate version or slot .* of stack prod/,
       );
+      assert.equal(check(version("a").replace("urn:pulumi:prod", "urn:pulumi:dev")).code, 1);
       assert.equal(
         check(
           slot.replace(
@@ -1134,6 +1149,7 @@ process.exit(codes[Math.min(calls.length - 1, codes.length - 1)]);
         ).code,
         1,
       );
+      assert.equal(check(version("a").replace("-version-a", "-reader-x")).code, 1);
       assert.match(check(slot, "all").stdout, /run the workflow for that stack only/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
