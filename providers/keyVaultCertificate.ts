@@ -10,9 +10,9 @@
  * - a create always issues a new version (a new key): it cannot tell a version a lost create left behind from
  *   the one a replacement (`pulumi up --replace`, same slot and generation) replaces, and must never hand the
  *   replaced key back;
- * - a delete disables its own version and the leftovers of its own lost creates (same slot, generation and
- *   period, issued before it), never a version issued after it (a replacement's), and deletes the certificate
- *   when no other enabled version is left;
+ * - a delete disables its own version and leftovers of lost creates for its slot and period (issued before it
+ *   for its generation, or for an earlier generation), never a version issued after it for its generation (a
+ *   replacement's), and deletes the certificate when no other enabled version is left;
  * - the current slot's version names the previous slot's (`issuedAfter`), so re-issuing that one re-issues the
  *   current one after it, and refresh notices when Key Vault serves another version than the current slot's.
  */
@@ -323,13 +323,13 @@ export class KeyVaultCertificateProvider implements pulumi.dynamic.ResourceProvi
   }
 
   /**
-   * Disables the version (Key Vault cannot delete one version) and the leftovers of this resource's lost
-   * creates: enabled versions for the same slot, generation and period issued before it. A version issued after
-   * it is never touched: with `pulumi up --replace` (create before delete) the replacement has the same slot,
-   * generation and period, and is the one consumers now load. Versions are told apart by their creation time,
-   * since Key Vault lists them in no order of issue. When no other enabled version is left, the certificate is
-   * deleted: the last slot removed takes it with it. The vault keeps it for its soft-delete retention;
-   * nothing is purged.
+   * Disables the version (Key Vault cannot delete one version) and leftovers of lost creates: enabled versions
+   * for the same slot and period, issued before it for the same generation or for an earlier one (a slot's
+   * generation only grows, so no resource holds those). A version issued after it for its generation is never
+   * touched: with `pulumi up --replace` (create before delete) the replacement has the same slot, generation and
+   * period, and is the one consumers now load. Versions are told apart by their creation time, since Key Vault
+   * lists them in no order of issue. When no other enabled version is left, the certificate is deleted: the
+   * last slot removed takes it with it. The vault keeps it for its soft-delete retention; nothing is purged.
    */
   async delete(_id: string, props: KeyVaultCertificateOutputs): Promise<void> {
     const client = this.clientFor(props.vaultUrl);
@@ -341,10 +341,7 @@ export class KeyVaultCertificateProvider implements pulumi.dynamic.ResourceProvi
         version.version !== undefined &&
         version.version !== props.version &&
         version.enabled !== false &&
-        isFor(version, props) &&
-        issued !== undefined &&
-        version.createdOn !== undefined &&
-        version.createdOn.getTime() < issued,
+        isLeftover(version, props, issued),
     );
     await client.setEnabled(name, props.version, false);
     for (const leftover of leftovers) {
@@ -434,6 +431,32 @@ function versionTags(inputs: KeyVaultCertificateInputs): Record<string, string> 
 function userTags(actual: Readonly<Record<string, string>>): Record<string, string> {
   const own = new Set([MANAGED_TAG, SLOT_TAG, GENERATION_TAG, ROTATION_DAYS_TAG]);
   return Object.fromEntries(Object.entries(actual).filter(([key]) => !own.has(key)));
+}
+
+/**
+ * Whether `version` can only be left over from a lost create, seen from a version of `inputs`' slot, generation
+ * and period issued at `issued`: issued earlier for that generation, or for an earlier generation of the slot.
+ */
+function isLeftover(
+  version: { tags?: Readonly<Record<string, string>>; createdOn?: Date },
+  inputs: Pick<KeyVaultCertificateInputs, "slot" | "generation" | "rotationDays">,
+  issued: number | undefined,
+): boolean {
+  const generation = Number(version.tags?.[GENERATION_TAG]);
+  if (
+    version.tags?.[SLOT_TAG] !== inputs.slot ||
+    version.tags?.[ROTATION_DAYS_TAG] !== String(inputs.rotationDays) ||
+    !/^-?\d+$/.test(version.tags?.[GENERATION_TAG] ?? "")
+  ) {
+    return false;
+  }
+  if (generation < Number(inputs.generation)) return true;
+  return (
+    isFor(version, inputs) &&
+    issued !== undefined &&
+    version.createdOn !== undefined &&
+    version.createdOn.getTime() < issued
+  );
 }
 
 /** Whether `version` was issued for the slot, generation and period of `inputs`. */

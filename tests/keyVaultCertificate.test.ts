@@ -334,6 +334,32 @@ describe("KeyVaultCertificateProvider against the Key Vault emulator", () => {
     assert.equal((await served(emulator, "replace-cert")).certificate, replacement.cer);
   });
 
+  it("disables what a failed replacement left behind once its slot moves on, so the last delete removes the certificate", async function () {
+    this.timeout(20_000);
+    const at = (overrides: Partial<KeyVaultCertificateInputs>) =>
+      inputs({ vaultUrl: emulator.url, certificateName: "leftover-cert", ...overrides });
+    const previous = (await provider.create(at({ slot: "b", generation: "9" }))).outs!;
+    const current = (await provider.create(at({ issuedAfter: previous.certificateId }))).outs!;
+    // `pulumi up --replace` of the previous version issued one, then failed before recording it.
+    await provider.create(at({ slot: "b", generation: "9" }));
+    // The next period: slot b gets generation 11, and the version it held is deleted; the leftover is newer.
+    const next = (
+      await provider.create(at({ slot: "b", generation: "11", issuedAfter: current.certificateId }))
+    ).outs!;
+    await provider.delete("id", previous);
+    const enabled = () => emulator.certificates.get("leftover-cert")!.versions.map((v) => v.enabled);
+    assert.deepEqual(
+      enabled(),
+      [false, true, true, true],
+      "a version issued after it might be a replacement",
+    );
+    // The integration is removed: generation 9 of slot b can only be a leftover once generation 11 is deleted.
+    await provider.delete("id", current);
+    await provider.delete("id", next);
+    assert.deepEqual(enabled(), [false, false, false, false]);
+    assert.ok(emulator.certificates.get("leftover-cert")!.deleted, "nothing enabled is left behind");
+  });
+
   it("notices on refresh when Key Vault no longer serves the current slot's version, and re-issues it", async function () {
     this.timeout(20_000);
     const name = "latest-cert";
