@@ -19,6 +19,7 @@ import {
   type KeyVaultCertificateOutputs,
   KeyVaultCertificateProvider,
 } from "../components/keyVaultCertificate";
+import { versionChanges } from "../providers/keyVaultCertificate";
 import { providerSources } from "../components/dynamicProvider";
 import * as providers from "../providers/index";
 import { KeyVaultEmulator } from "../tools/emulators/keyVaultEmulator";
@@ -174,8 +175,9 @@ describe("KeyVaultCertificateProvider.check and diff", () => {
     };
     const p1 = previousId("0123456789abcdef0123456789abcdef");
     const p2 = previousId("fedcba9876543210fedcba9876543210");
-    // Deployed before issuedAfter existed: recorded by an update, never a new key.
-    assert.deepEqual(await diff(olds(), current(p1)), [true, []]);
+    // Deployed before issuedAfter existed: recorded by an update, never a new key (unless Key Vault says the
+    // version it follows came later: below, against the emulator).
+    assert.deepEqual(versionChanges(olds(), current(p1)), { replaces: [], updates: ["issuedAfter"] });
     assert.deepEqual(await diff(olds(p1), current(p1)), [false, []]);
     // The previous slot's version is being re-issued (preview: its ID is unknown), or was (up).
     assert.deepEqual(await diff(olds(p1), current(UNKNOWN)), [true, ["issuedAfter"]]);
@@ -358,6 +360,21 @@ describe("KeyVaultCertificateProvider against the Key Vault emulator", () => {
     await provider.delete("id", next);
     assert.deepEqual(enabled(), [false, false, false, false]);
     assert.ok(emulator.certificates.get("leftover-cert")!.deleted, "nothing enabled is left behind");
+  });
+
+  it("re-issues a current version deployed before issuedAfter only if the one it follows came later", async function () {
+    this.timeout(20_000);
+    const at = (overrides: Partial<KeyVaultCertificateInputs>) =>
+      inputs({ vaultUrl: emulator.url, certificateName: "upgrade-cert", ...overrides });
+    // Issued in this order by the code before issuedAfter: the current version names nothing in state.
+    const previous = await provider.create(at({ slot: "b", generation: "9" }));
+    const current = (await provider.create(at({}))).outs!;
+    assert.deepEqual((await provider.diff("id", current, at({ issuedAfter: previous.id }))).replaces, []);
+    // The first `pulumi up --replace` of the previous version after the upgrade: its new ID is known at apply.
+    const reissued = await provider.create(at({ slot: "b", generation: "9" }));
+    assert.deepEqual((await provider.diff("id", current, at({ issuedAfter: reissued.id }))).replaces, [
+      "issuedAfter",
+    ]);
   });
 
   it("notices on refresh when Key Vault no longer serves the current slot's version, and re-issues it", async function () {
