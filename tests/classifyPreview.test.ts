@@ -590,6 +590,9 @@ describe("classify-preview", () => {
         /Re-issued after the other slot's new version/,
       );
 
+      // Both asked for (cannot tell which leaked): the same four replacements.
+      assert.deepEqual(summary(classify([...previous, ...current], previousSteps)), summary(both));
+
       // The previous version alone (a program that does not re-issue the current one): Key Vault would serve it.
       const alone = classify(
         previous,
