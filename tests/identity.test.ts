@@ -63,6 +63,16 @@ describe("integration identity", () => {
       assert.deepEqual(human.one(type, name).inputs.owners, [DEPLOYER_OBJECT_ID]);
       assert.deepEqual(human.one(type, name).inputs.owners, pipeline.one(type, name).inputs.owners);
     }
+    // The person is told that their own `pulumi up` would stop; the pipeline is told nothing.
+    assert.deepEqual(pipeline.logs, []);
+    assert.deepEqual(
+      human.logs.map((entry) => entry.severity),
+      ["warn"],
+    );
+    assert.match(
+      human.logs[0].message,
+      new RegExp(`^Previewing as ${person}, not as smartspace-integration:deployerObjectId`),
+    );
   });
 
   it("makes whoever runs Pulumi the owner when deployerObjectId is not set", async () => {

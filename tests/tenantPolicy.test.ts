@@ -33,18 +33,6 @@ const passwordLifetime = (
   restrictForAppsCreatedAfterDateTime,
 });
 
-/** Captures console.warn, where Pulumi's log goes without an engine. */
-async function warningsDuring<T>(run: () => Promise<T>): Promise<{ result: T; warnings: string[] }> {
-  const warnings: string[] = [];
-  const original = console.warn;
-  console.warn = (message: unknown) => void warnings.push(String(message));
-  try {
-    return { result: await run(), warnings };
-  } finally {
-    console.warn = original;
-  }
-}
-
 describe("tenant credential-lifetime policy", () => {
   describe("in the program", () => {
     const config = baseConfig({
@@ -138,7 +126,8 @@ describe("tenant credential-lifetime policy", () => {
     it("says once that the policy cannot be read, and goes on", async () => {
       const tenant = new MockTenant();
       tenant.canReadPolicies = false;
-      const { warnings } = await warningsDuring(() => runProgram(config, { tenant }));
+      const run = await runProgram(config, { tenant });
+      const warnings = run.logs.filter((entry) => entry.severity === "warn").map((entry) => entry.message);
       const about = warnings.filter((w) => w.includes("app management policy"));
       assert.equal(about.length, 1, warnings.join("\n"));
       assert.match(about[0], /returned HTTP 403/);
