@@ -137,10 +137,14 @@ export class CredentialVault extends pulumi.ComponentResource {
           return vault;
         });
       // Read, not adopted: the stack must never delete or reconfigure a vault it does not own. The lookup also
-      // fails the preview early when the vault does not exist or the deployer cannot see it.
-      const existing = keyvault.getVaultOutput(
-        { resourceGroupName: checkedCoordinates.resourceGroupName, vaultName: checkedCoordinates.vaultName },
-        { parent: this },
+      // fails the preview early when the vault does not exist or the deployer cannot see it. It runs inside
+      // the check's apply rather than as getVaultOutput(checked...): an output-form invoke whose arguments fail
+      // logs the failure again, with a stack trace, before the program reports it (runtime/invoke.ts).
+      const existing = checkedCoordinates.apply((vault) =>
+        keyvault.getVault(
+          { resourceGroupName: vault.resourceGroupName, vaultName: vault.vaultName },
+          { parent: this },
+        ),
       );
       // Everything written to the vault depends on its name, so deriving the name from the RBAC check means
       // nothing is written to a vault that uses legacy access policies, even without a preview.
