@@ -1,9 +1,11 @@
 /**
  * The stack's configuration: the only module that reads Pulumi config.
  *
- * Every key lives in the project namespace (`smartspace-integration:`). All of it is validated against one
- * schema before any resource is declared, so a typo or a malformed ID fails `pulumi preview` with a message
- * naming the key, the bad value and the expected form, instead of half-creating an environment.
+ * Every key of ours lives in the project namespace (`smartspace-integration:`). All of it is validated
+ * against one schema before any resource is declared, so a typo or a malformed ID fails `pulumi preview` with
+ * a message naming the key, the bad value and the expected form, instead of half-creating an environment.
+ * The same validation refuses keys in a namespace nothing reads (a misspelt project name) and the example
+ * stack file's placeholders, in every namespace, so that neither silently reaches Azure.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
@@ -32,6 +34,42 @@ import { ENDPOINT_EXPECTED, isEndpoint } from "../rules/urls";
 export const PROJECT = "smartspace-integration";
 
 export const DEFAULT_ROLE_NAME = "Integrations";
+
+/**
+ * Namespaces a stack's config may use: ours, the providers the program declares resources with, and the
+ * engine's own (`pulumi:tags`, ...). A key in any other namespace is read by nothing.
+ */
+export const KNOWN_NAMESPACES: readonly string[] = [PROJECT, "azure-native", "azuread", "random", "pulumi"];
+
+/** A value left to fill in: `<what goes here>` as in Pulumi.dev.yaml, or an older example's all-zero GUID. */
+const PLACEHOLDER = /^(<[^<>]*>|00000000-0000-0000-0000-00000000[0-9a-f]{4})$/i;
+
+/** Where to find the value of a key, for the placeholder message. Paths with list indices removed. */
+const WHERE_TO_FIND: Readonly<Record<string, string>> = {
+  [`${PROJECT}:smartspace.appClientId`]:
+    "the Smartspace app's client ID (Smartspace admin portal > Admin API documentation > CLI Setup)",
+  [`${PROJECT}:smartspace.appDisplayName`]: "the Smartspace app's name (Entra ID > Enterprise applications)",
+  [`${PROJECT}:smartspace.adminApiUrl`]:
+    "the Smartspace admin API URL (admin portal), or remove it and the workspaces",
+  [`${PROJECT}:smartspace.chatApiUrl`]: "the Smartspace Chat API URL (admin portal), or remove it",
+  [`${PROJECT}:smartspace.adminApiScope`]: "api://<Smartspace app client ID>/.default, or remove it",
+  [`${PROJECT}:keyVault.resourceGroupName`]:
+    "an existing resource group for the vault (az group list -o table)",
+  [`${PROJECT}:keyVault.id`]: "an existing vault's resource ID (az keyvault show -n <vault> --query id)",
+  [`${PROJECT}:keyVault.name`]: "a globally unique vault name, or remove it",
+  [`${PROJECT}:keyVault.location`]: "an Azure region (az account list-locations -o table), or remove it",
+  [`${PROJECT}:integrations.workspaces`]: "a Smartspace workspace ID (admin portal), or remove it",
+  [`${PROJECT}:integrations.secretReaders`]:
+    "a managed identity's object ID (az functionapp identity show -g <group> -n <app>), or remove it",
+  [`${PROJECT}:integrations.owners`]:
+    "a user's or service principal's object ID (az ad user show --id <user>), or remove it",
+  [`${PROJECT}:integrations.name`]: "a name: 3-40 lowercase letters, digits or hyphens",
+  [`${PROJECT}:deployerObjectId`]:
+    "the deploy identity's object ID (az ad sp show --id <client ID> --query id), or remove it",
+  "azure-native:location": "an Azure region (az account list-locations -o table), or remove it",
+  "azure-native:subscriptionId": "a subscription ID (az account show --query id), or remove it",
+  "azuread:tenantId": "your tenant ID (az account show --query tenantId), or remove it",
+};
 
 const INTEGRATION_NAME = /^[a-z0-9-]{3,40}$/;
 // Azure: 3-24 characters, alphanumerics and hyphens, starting with a letter, ending with a letter or
@@ -721,18 +759,27 @@ export class ConfigError extends pulumi.RunError {
 
 /**
  * Validates raw stack configuration: a map from fully qualified key (`smartspace-integration:smartspace`) to
- * its value as Pulumi stores it (a JSON string for structured values). Keys of other namespaces (providers)
- * are ignored. Throws a {@link ConfigError} listing every problem.
+ * its value as Pulumi stores it (a JSON string for structured values). Keys of the providers' namespaces are
+ * left to the providers, except that placeholders are refused there too. Throws a {@link ConfigError} listing
+ * every problem.
  */
 export function parseStackConfig(raw: Readonly<Record<string, string>>, stack: string): StackConfig {
   const problems: string[] = [];
+  const placeholders: string[] = [];
   const values: Record<string, unknown> = {};
   for (const [fullKey, text] of Object.entries(raw)) {
     const separator = fullKey.indexOf(":");
-    if (fullKey.slice(0, separator) !== PROJECT) {
+    const namespace = separator < 0 ? "" : fullKey.slice(0, separator);
+    const key = fullKey.slice(separator + 1);
+    if (namespace !== PROJECT) {
+      if (!KNOWN_NAMESPACES.includes(namespace)) {
+        // The value is not shown: a key outside our namespace may hold a provider secret.
+        problems.push(unknownNamespace(namespace, key));
+      } else {
+        placeholders.push(...placeholderProblems(parseValue(text), [], fullKey));
+      }
       continue;
     }
-    const key = fullKey.slice(separator + 1);
     if (!(KNOWN_KEYS as string[]).includes(key)) {
       problems.push(
         `${fullKey} ${formatValue(parseValue(text))}: unknown key; expected one of ${KNOWN_KEYS.map((k) => `${PROJECT}:${k}`).join(", ")}`,
@@ -740,14 +787,19 @@ export function parseStackConfig(raw: Readonly<Record<string, string>>, stack: s
       continue;
     }
     values[key] = parseValue(text);
+    placeholders.push(...placeholderProblems(values[key], [key]));
   }
 
   const result = stackConfigSchema.safeParse(values);
   if (!result.success) {
     for (const issue of result.error.issues) {
-      problems.push(describeIssue(issue, values));
+      // A placeholder is reported as one; what the schema says about it (not a GUID, a duplicate) is noise.
+      if (!isPlaceholderAt(values, issue.path)) {
+        problems.push(describeIssue(issue, values));
+      }
     }
   }
+  problems.unshift(...placeholders);
   if (problems.length > 0 || !result.success) {
     throw new ConfigError(problems);
   }
@@ -864,6 +916,65 @@ function federatedSubject(raw: RawSubject): FederatedSubject | undefined {
 /** Reads and validates this stack's configuration. Call before declaring any resource. */
 export function loadStackConfig(): StackConfig {
   return parseStackConfig(pulumi.runtime.allConfig(), pulumi.getStack());
+}
+
+/** Whether a string is a placeholder from the example stack file, left to fill in. */
+export function isPlaceholder(value: unknown): boolean {
+  return typeof value === "string" && PLACEHOLDER.test(value.trim());
+}
+
+/** One line per placeholder found in `value`, naming the key, and what to put there and where to find it. */
+function placeholderProblems(value: unknown, path: PropertyKey[], fullKey?: string): string[] {
+  if (isPlaceholder(value)) {
+    const key = fullKey ?? formatPath(path);
+    const hint = WHERE_TO_FIND[key.replace(/\[\d+\]/g, "")] ?? "the real value";
+    return [`${key} ${formatValue(value)}: placeholder; fill in ${hint}`];
+  }
+  if (Array.isArray(value)) {
+    return value.flatMap((item, index) =>
+      placeholderProblems(item, [...path, index], fullKey && `${fullKey}[${index}]`),
+    );
+  }
+  if (value !== null && typeof value === "object") {
+    return Object.entries(value).flatMap(([name, item]) =>
+      placeholderProblems(item, [...path, name], fullKey && `${fullKey}.${name}`),
+    );
+  }
+  return [];
+}
+
+function isPlaceholderAt(values: Record<string, unknown>, path: readonly PropertyKey[]): boolean {
+  return isPlaceholder(valueAt(values, path));
+}
+
+function unknownNamespace(namespace: string, key: string): string {
+  const candidates = KNOWN_NAMESPACES.filter((known) => known !== "pulumi");
+  const suggestion = candidates.find(
+    (known) => known.startsWith(`${namespace}-`) || editDistance(known, namespace) <= 3,
+  );
+  return (
+    `${namespace}:${key}: unknown namespace "${namespace}", which nothing reads; ` +
+    (suggestion !== undefined
+      ? `did you mean ${suggestion}:${key}?`
+      : `expected ${PROJECT}: or a provider's namespace (${candidates.slice(1).join(", ")})`)
+  );
+}
+
+/** Levenshtein distance, for "did you mean". */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(
+        previous[j] + 1,
+        current[j - 1] + 1,
+        previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    }
+    previous = current;
+  }
+  return previous[b.length];
 }
 
 function parseValue(text: string): unknown {

@@ -48,12 +48,109 @@ describe("configuration", () => {
     ]);
   });
 
-  it("ignores other namespaces (provider settings)", () => {
+  it("leaves the providers' namespaces to the providers", () => {
     const config = parseStackConfig(
-      toRawConfig({ ...baseConfig(), "azure-native:location": "australiaeast", "azuread:tenantId": GUID }),
+      toRawConfig({
+        ...baseConfig(),
+        "azure-native:location": "australiaeast",
+        "azuread:tenantId": GUID,
+        "pulumi:tags": JSON.stringify({ team: "platform" }),
+      }),
       "dev",
     );
     assert.equal(config.integrations.length, 1);
+  });
+
+  it("refuses keys in a namespace nothing reads, suggesting the one meant, and never shows their values", () => {
+    const found = problems({
+      ...baseConfig(),
+      "smartspace-integraton:deployerObjectId": GUID,
+      "azure:clientSecret": "hunter2-not-to-be-shown",
+      "contoso:team": "platform",
+    });
+    assert.deepEqual(found, [
+      'smartspace-integraton:deployerObjectId: unknown namespace "smartspace-integraton", which nothing reads; did you mean smartspace-integration:deployerObjectId?',
+      'azure:clientSecret: unknown namespace "azure", which nothing reads; did you mean azure-native:clientSecret?',
+      'contoso:team: unknown namespace "contoso", which nothing reads; expected smartspace-integration: or a provider\'s namespace (azure-native, azuread, random)',
+    ]);
+  });
+
+  describe("placeholders", () => {
+    it("refuses every <...> placeholder, in any namespace, saying what to fill in and where to find it", () => {
+      const found = problems({
+        smartspace: { appClientId: "<Smartspace app client ID>", chatApiUrl: "<Smartspace Chat API URL>" },
+        keyVault: { resourceGroupName: "<existing resource group>" },
+        integrations: [{ name: "crm-sync", secretReaders: ["<consumer's managed identity object ID>"] }],
+        "azure-native:location": "<Azure region>",
+      });
+      assert.deepEqual(found, [
+        `smartspace-integration:smartspace.appClientId "<Smartspace app client ID>": placeholder; fill in the Smartspace app's client ID (Smartspace admin portal > Admin API documentation > CLI Setup)`,
+        `smartspace-integration:smartspace.chatApiUrl "<Smartspace Chat API URL>": placeholder; fill in the Smartspace Chat API URL (admin portal), or remove it`,
+        `smartspace-integration:keyVault.resourceGroupName "<existing resource group>": placeholder; fill in an existing resource group for the vault (az group list -o table)`,
+        `smartspace-integration:integrations[0].secretReaders[0] "<consumer's managed identity object ID>": placeholder; fill in a managed identity's object ID (az functionapp identity show -g <group> -n <app>), or remove it`,
+        `azure-native:location "<Azure region>": placeholder; fill in an Azure region (az account list-locations -o table), or remove it`,
+      ]);
+    });
+
+    it("reports a placeholder once, not also as a malformed or duplicate value, and lists it before other problems", () => {
+      const found = problems(
+        withIntegrations({ name: "Bad Name", workspaces: ["<workspace ID>", "<workspace ID>"] }),
+      );
+      assert.deepEqual(
+        found.map((problem) => problem.split(":").slice(0, 2).join(":")),
+        [
+          'smartspace-integration:integrations[0].workspaces[0] "<workspace ID>"',
+          'smartspace-integration:integrations[0].workspaces[1] "<workspace ID>"',
+          'smartspace-integration:integrations[0].name "Bad Name"',
+        ],
+      );
+    });
+
+    it("refuses the all-zero IDs earlier examples used, which would otherwise pass as GUIDs", () => {
+      const found = problems(
+        baseConfig({
+          deployerObjectId: "00000000-0000-0000-0000-0000000000d1",
+          integrations: [{ name: "crm-sync", owners: ["00000000-0000-0000-0000-0000000000F1"] }],
+        }),
+      );
+      assert.equal(found.length, 2);
+      assert.match(
+        found[0],
+        /^smartspace-integration:integrations\[0\]\.owners\[0\] .*placeholder; fill in a user's or service principal's object ID/,
+      );
+      assert.match(
+        found[1],
+        /^smartspace-integration:deployerObjectId .*placeholder; fill in the deploy identity's object ID/,
+      );
+    });
+
+    it("accepts ordinary GUIDs and strings that merely contain angle brackets", () => {
+      const config = parseStackConfig(
+        toRawConfig(
+          baseConfig({
+            integrations: [{ name: "crm-sync", displayName: "CRM <-> Smartspace", owners: [GUID] }],
+          }),
+        ),
+        "dev",
+      );
+      assert.equal(config.integrations[0].displayName, "CRM <-> Smartspace");
+    });
+
+    it("stops the program before it declares anything or looks anything up", async () => {
+      await assert.rejects(
+        runProgram(baseConfig({ smartspace: { appClientId: "<Smartspace app client ID>" } })),
+        (error: Error & { registeredResources: unknown[]; invokes: unknown[] }) => {
+          assert.equal(error.name, "ConfigError");
+          assert.match(
+            error.message,
+            /smartspace\.appClientId "<Smartspace app client ID>": placeholder; fill in/,
+          );
+          assert.deepEqual(error.registeredResources, []);
+          assert.deepEqual(error.invokes, []);
+          return true;
+        },
+      );
+    });
   });
 
   it("names key, value and expected form for a bad integration name", () => {

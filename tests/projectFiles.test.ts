@@ -3,7 +3,9 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import Ajv2020 from "ajv/dist/2020";
 import { parse } from "yaml";
-import { parseStackConfig } from "../program/config";
+import { ConfigError, parseStackConfig } from "../program/config";
+import { fillPlaceholders } from "./support/fixtures";
+import { toRawConfig } from "./support/program";
 
 const ROOT = path.resolve(__dirname, "..");
 // The schema the Pulumi CLI applies to Pulumi.yaml, kept in the shared reference folder beside the repo.
@@ -26,15 +28,29 @@ describe("project files", () => {
   });
 
   for (const file of readdirSync(ROOT).filter((name) => /^Pulumi\.[^.]+\.yaml$/.test(name))) {
-    it(`${file} is a valid, secret-free example configuration`, () => {
-      const doc = readYaml(file);
-      const raw: Record<string, string> = {};
-      for (const [key, value] of Object.entries((doc.config ?? {}) as Record<string, unknown>)) {
-        raw[key] = typeof value === "string" ? value : JSON.stringify(value);
-      }
-      const config = parseStackConfig(raw, file.split(".")[1]);
-      assert.ok(config.integrations.length > 0);
-      assert.doesNotMatch(readFileSync(path.join(ROOT, file), "utf8"), /secure:/);
+    describe(file, () => {
+      const config = () => (readYaml(file).config ?? {}) as Record<string, unknown>;
+      const stack = file.split(".")[1];
+
+      it("is refused as shipped, for its placeholders only, so that a copy-paste run cannot reach Azure", () => {
+        assert.throws(
+          () => parseStackConfig(toRawConfig(config()), stack),
+          (error: unknown) => {
+            assert.ok(error instanceof ConfigError, String(error));
+            assert.ok(error.problems.length > 0);
+            for (const problem of error.problems) {
+              assert.match(problem, /"<[^"]+>": placeholder; fill in /);
+            }
+            return true;
+          },
+        );
+      });
+
+      it("is a valid configuration once its placeholders are filled in, and secret-free", () => {
+        const parsed = parseStackConfig(toRawConfig(fillPlaceholders(config())), stack);
+        assert.ok(parsed.integrations.length > 0);
+        assert.doesNotMatch(readFileSync(path.join(ROOT, file), "utf8"), /secure:/);
+      });
     });
   }
 
