@@ -298,6 +298,9 @@ export async function evaluateProgram(options: EvaluateOptions): Promise<Evaluat
   } catch (error) {
     // Let anything the program managed to start registering arrive, so callers can see what there was.
     await new Promise((resolve) => setTimeout(resolve, 50));
+    // The engine stops a failed program's run, and what the program still awaited is abandoned, not leaked:
+    // without this, the SDK reports those promises as leaks when the process exits, and fails it.
+    pulumi.runtime.terminateRpcs();
     throw Object.assign(error instanceof Error ? error : new Error(String(error)), {
       registeredResources: resources,
       invokes,
