@@ -776,7 +776,7 @@ export function parseStackConfig(raw: Readonly<Record<string, string>>, stack: s
         // The value is not shown: a key outside our namespace may hold a provider secret.
         problems.push(unknownNamespace(namespace, key));
       } else {
-        placeholders.push(...placeholderProblems(parseValue(text), [], fullKey));
+        placeholders.push(...placeholderProblems(parseValue(text), fullKey));
       }
       continue;
     }
@@ -787,7 +787,7 @@ export function parseStackConfig(raw: Readonly<Record<string, string>>, stack: s
       continue;
     }
     values[key] = parseValue(text);
-    placeholders.push(...placeholderProblems(values[key], [key]));
+    placeholders.push(...placeholderProblems(values[key], fullKey));
   }
 
   const result = stackConfigSchema.safeParse(values);
@@ -923,22 +923,25 @@ export function isPlaceholder(value: unknown): boolean {
   return typeof value === "string" && PLACEHOLDER.test(value.trim());
 }
 
-/** One line per placeholder found in `value`, naming the key, and what to put there and where to find it. */
-function placeholderProblems(value: unknown, path: PropertyKey[], fullKey?: string): string[] {
+/**
+ * One line per placeholder left in raw stack configuration (any namespace), naming the key and what to put
+ * there: what the CLI wrapper checks before it starts the CLI.
+ */
+export function findPlaceholders(raw: Readonly<Record<string, string>>): string[] {
+  return Object.entries(raw).flatMap(([fullKey, text]) => placeholderProblems(parseValue(text), fullKey));
+}
+
+/** One line per placeholder found in `value`, the value of `key` (a dotted path with list indices). */
+function placeholderProblems(value: unknown, key: string): string[] {
   if (isPlaceholder(value)) {
-    const key = fullKey ?? formatPath(path);
     const hint = WHERE_TO_FIND[key.replace(/\[\d+\]/g, "")] ?? "the real value";
     return [`${key} ${formatValue(value)}: placeholder; fill in ${hint}`];
   }
   if (Array.isArray(value)) {
-    return value.flatMap((item, index) =>
-      placeholderProblems(item, [...path, index], fullKey && `${fullKey}[${index}]`),
-    );
+    return value.flatMap((item, index) => placeholderProblems(item, `${key}[${index}]`));
   }
   if (value !== null && typeof value === "object") {
-    return Object.entries(value).flatMap(([name, item]) =>
-      placeholderProblems(item, [...path, name], fullKey && `${fullKey}.${name}`),
-    );
+    return Object.entries(value).flatMap(([name, item]) => placeholderProblems(item, `${key}.${name}`));
   }
   return [];
 }

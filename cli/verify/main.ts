@@ -34,7 +34,14 @@ import {
   type SecretReader,
   stackCredential,
 } from "./credentialSources";
-import { pinnedCliLauncher, plan as planPulumi } from "../pulumi";
+import {
+  CliUnavailableError,
+  explainLauncherFailure,
+  locateCli,
+  overrideUnusable,
+  type PulumiCli,
+  plan as planPulumi,
+} from "../pulumi";
 
 const PROJECT = "smartspace-integration";
 const PROJECT_ROOT = path.resolve(__dirname, "..", "..");
@@ -465,6 +472,10 @@ async function runStackCommand(
   try {
     return await runPulumi(args);
   } catch (error) {
+    if (error instanceof CliUnavailableError) {
+      // The CLI itself is missing: the same explanation npm run up gives, not a guess about the stack.
+      throw new VerifyUsageError(error.problem, error.fix);
+    }
     throw new VerifyUsageError(
       `pulumi ${args.join(" ")} failed: ${firstLine(error)}`,
       `check that stack ${stack} exists on the backend (npm run pulumi -- stack ls) and, for the local ` +
@@ -599,7 +610,10 @@ function valuesOf(argv: readonly string[], flag: string): string[] {
 }
 
 export interface PulumiRunnerOptions {
-  /** The CLI's Node entry point. Default: the `pulumi` npm package's launcher, `pulumi/run.js`. */
+  /**
+   * The CLI's Node entry point. Default: the `pulumi` npm package's launcher, `pulumi/run.js`, unless
+   * SMARTSPACE_PULUMI_CLI names an installed CLI.
+   */
   readonly script?: string;
   /** Bound on one CLI call. Default 120 s. */
   readonly timeoutMs?: number;
@@ -610,29 +624,36 @@ export interface PulumiRunnerOptions {
 const MAX_PULUMI_OUTPUT_BYTES = 64 * 1024 * 1024;
 
 /**
- * Runs the pinned CLI as `node <pulumi/run.js> <args> --non-interactive`, on the same backend `npm run pulumi`
- * uses (local .pulumi-state/ unless PULUMI_BACKEND_URL says otherwise), so that `--stack dev` means the stack
- * `npm run up -- dev` deployed. Node itself is started, never `node_modules/.bin/pulumi.cmd`: since Node
- * 20.12.2, Windows refuses to start a .cmd file without a shell (EINVAL), and a shell would re-parse the
- * arguments. Resolves with the CLI's stdout; rejects with its last stderr line, or on the time limit without
- * waiting for the CLI (run.js's own child may hold the pipes open after run.js is stopped).
+ * Runs the pinned CLI as `node <pulumi/run.js> <args> --non-interactive` (or the CLI SMARTSPACE_PULUMI_CLI
+ * names), on the same backend `npm run pulumi` uses (local .pulumi-state/ unless PULUMI_BACKEND_URL says
+ * otherwise), so that `--stack dev` means the stack `npm run up -- dev` deployed. Node itself is started,
+ * never `node_modules/.bin/pulumi.cmd`: since Node 20.12.2, Windows refuses to start a .cmd file without a
+ * shell (EINVAL), and a shell would re-parse the arguments. Resolves with the CLI's stdout; rejects with a
+ * {@link CliUnavailableError} when the CLI cannot be downloaded or started, with the CLI's last stderr line
+ * when it fails, or on the time limit without waiting for the CLI (run.js's own child may hold the pipes open
+ * after run.js is stopped).
+ *
+ * Not the Automation API's LocalWorkspace: its stackOutputs() and getAllConfig() always pass --show-secrets
+ * (@pulumi/pulumi automation/localWorkspace.js), decrypting every secret output and config value, provider
+ * credentials included, into this process where today none is; they take two CLI runs for the outputs
+ * plus a `pulumi version` where one run does; and they cannot be bounded in time.
  */
 export function createPulumiRunner(options: PulumiRunnerOptions = {}): PulumiRunner {
   const timeoutMs = options.timeoutMs ?? PULUMI_TIMEOUT_MS;
   return (args) =>
     new Promise((resolve, reject) => {
-      let script: string;
+      const env = options.env ?? process.env;
+      let cli: PulumiCli;
       try {
-        script = options.script ?? pinnedCliLauncher();
-      } catch {
-        reject(new Error("the pinned Pulumi CLI (npm package pulumi) is not installed; run npm ci"));
+        cli = locateCli(env, options.script);
+      } catch (error) {
+        reject(error);
         return;
       }
-      const env = options.env ?? process.env;
       const invocation = planPulumi([...args], env);
-      const child = spawn(process.execPath, [script, ...invocation.commands[0], "--non-interactive"], {
+      const child = spawn(cli.command, [...cli.args, ...invocation.commands[0], "--non-interactive"], {
         cwd: PROJECT_ROOT,
-        env: { ...env, ...invocation.env },
+        env: { ...env, ...invocation.env, ...cli.env },
         stdio: ["ignore", "pipe", "pipe"],
         windowsHide: true,
       });
@@ -670,7 +691,11 @@ export function createPulumiRunner(options: PulumiRunnerOptions = {}): PulumiRun
         stderr = (stderr + chunk.toString("utf8")).slice(-64 * 1024);
       });
       child.on("error", (error) =>
-        settle(new Error(`could not start ${process.execPath}: ${error.message}`)),
+        settle(
+          cli.override !== undefined
+            ? overrideUnusable(cli, error.message)
+            : new Error(`could not start ${cli.command}: ${error.message}`),
+        ),
       );
       child.on("close", (code, signal) => {
         if (code === 0) {
@@ -682,7 +707,10 @@ export function createPulumiRunner(options: PulumiRunnerOptions = {}): PulumiRun
           .map((line) => line.trim())
           .filter((line) => line !== "")
           .at(-1);
-        settle(new Error(lastLine ?? `the Pulumi CLI exited with ${code ?? signal}`));
+        settle(
+          explainLauncherFailure(stderr, cli, env) ??
+            new Error(lastLine ?? `the Pulumi CLI exited with ${code ?? signal}`),
+        );
       });
     });
 }
