@@ -88,10 +88,7 @@ export class UsageError extends Error {}
  * Refuses, before the CLI starts, a stack whose file still holds the example's placeholders: one line per
  * key, from the program's own validation. Returns the lines (empty when there is nothing to refuse).
  */
-export async function placeholderGate(
-  argv: readonly string[],
-  invocation: PulumiInvocation,
-): Promise<string[]> {
+export function placeholderGate(argv: readonly string[], invocation: PulumiInvocation): string[] {
   if (
     invocation.stack === undefined ||
     !PROGRAM_COMMANDS.has(argv[0]) ||
@@ -100,10 +97,10 @@ export async function placeholderGate(
     return [];
   }
   // Loaded only here: the program's validation brings in the Pulumi SDK, which other commands do not need.
-  const [{ findPlaceholders }, { readStackConfig }] = await Promise.all([
-    import("../program/config"),
-    import("./stackFile"),
-  ]);
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  const { findPlaceholders } = require("../program/config") as typeof import("../program/config");
+  const { readStackConfig } = require("./stackFile") as typeof import("./stackFile");
+  /* eslint-enable @typescript-eslint/no-require-imports */
   return findPlaceholders(readStackConfig(invocation.stack).raw).map((problem) => `  - ${problem}`);
 }
 
@@ -377,7 +374,7 @@ async function main(): Promise<number> {
     }
     throw error;
   }
-  const placeholders = await placeholderGate(argv, invocation);
+  const placeholders = placeholderGate(argv, invocation);
   if (placeholders.length > 0) {
     process.stderr.write(
       `error: ${path.basename(stackFilePath(invocation.stack!))} still holds placeholders from the example; ` +
