@@ -62,10 +62,29 @@ function median(values: number[]): number {
   return sorted[Math.floor(sorted.length / 2)];
 }
 
+const USAGE = `Usage: npm run bench [-- --runs <n> --sizes <list>]
+
+Times the evaluation of the stack program under mocks, in a fresh process per sample, against the floor of
+registering as many trivial resources with the bare Pulumi SDK; exits 1 when a budget is exceeded.
+
+Options:
+  --runs <n>       samples per case; the median is reported (default 3)
+  --sizes <list>   integration counts, comma-separated (default 1,10,50,100; 100 x 5 workspaces is added)
+  -h, --help       show this help
+`;
+
 function main(): void {
   const { values } = parseArgs({
-    options: { runs: { type: "string", default: "3" }, sizes: { type: "string", default: "1,10,50,100" } },
+    options: {
+      runs: { type: "string", default: "3" },
+      sizes: { type: "string", default: "1,10,50,100" },
+      help: { type: "boolean", short: "h" },
+    },
   });
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return;
+  }
   const runs = Math.max(1, Number(values.runs));
   const cases: Case[] = [
     ...String(values.sizes)

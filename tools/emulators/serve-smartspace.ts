@@ -1,16 +1,19 @@
 /**
  * Runs the Smartspace admin-API emulator on its own, so the stack's calls can be watched locally:
  *
- *   npm run emulator -- --port 8787 --workspace 6b1f...=Claims
+ *   npm run emulator -- --port 8787 --workspace 6b1f...=Claims --stack dev
  *
- * Prints the URL, the bearer token to use and one line per request served (never a request's headers).
+ * Prints the URL, the bearer token, the commands that point a stack at it (through the npm scripts) and one
+ * line per request served (never a request's headers).
  */
 import { parseArgs } from "node:util";
 
 import { RecordedRequest, SmartspaceEmulator } from "./smartspaceEmulator";
 import { GUID } from "../../rules/ids";
 
-const DEMO_WORKSPACE = { id: "00000000-0000-4000-8000-000000000001", name: "Demo workspace" };
+// The workspace the tenant emulator and the tests use too.
+const DEMO_WORKSPACE = { id: "3f1c2b7a-9d4e-4b8a-a1c3-5e6f7a8b9c0d", name: "Sales" };
+const STACK_NAME = /^[A-Za-z0-9_.-]+$/;
 
 const USAGE = `Usage: npm run emulator -- [options]
 
@@ -22,7 +25,10 @@ Options:
   --non-admin-token <value>  a token that authenticates but gets 403 (repeatable)
   --workspace <id[=name]>    workspace to serve (repeatable; default: ${DEMO_WORKSPACE.id})
   --replication-delay <s>    seconds a new principal stays "not found" (409), as after Entra ID creation
+  --stack <name>             stack the printed commands point at it (default: dev)
   -h, --help                 show this help
+
+The stack's other resources are still created in Azure: only the Smartspace admin API is emulated.
 `;
 
 function fail(message: string): never {
@@ -82,6 +88,10 @@ async function main(): Promise<void> {
     fail("--port must be a whole number");
   }
   const replicationDelay = parseNumber("--replication-delay", values["replication-delay"], 3_600);
+  const stack = values.stack ?? "dev";
+  if (!STACK_NAME.test(stack)) {
+    fail(`--stack ${JSON.stringify(stack)}: use a stack name such as dev`);
+  }
 
   const emulator = await SmartspaceEmulator.start({
     port,
@@ -99,10 +109,19 @@ async function main(): Promise<void> {
     ...emulator.store.listWorkspaces().map((w) => `  workspace:     ${w.id} (${w.name})`),
     ...(replicationDelay ? [`  new principals are "not found" for ${replicationDelay} s`] : []),
     "",
-    "Point a stack at it:",
-    `  pulumi config set --path smartspace.adminApiUrl ${emulator.url}`,
+    `Point stack ${stack} at it, in another shell in this checkout (the first line only if the stack is new):`,
+    `  npm run pulumi -- stack select --create ${stack}`,
+    `  npm run pulumi -- config set --stack ${stack} --path smartspace.adminApiUrl ${emulator.url}`,
+    ...emulator.store
+      .listWorkspaces()
+      .map(
+        (w, index) =>
+          `  npm run pulumi -- config set --stack ${stack} --path 'integrations[0].workspaces[${index}]' ${w.id}`,
+      ),
     `  export SMARTSPACE_ADMIN_TOKEN=${emulator.token}`,
-    `  export NODE_EXTRA_CA_CERTS=${emulator.tls.caFile}   # trust the emulator's certificate (https only)`,
+    `  export NODE_EXTRA_CA_CERTS=${emulator.tls.caFile}`,
+    `  npm run up -- ${stack}`,
+    "(NODE_EXTRA_CA_CERTS makes Node trust the emulator's certificate: it serves https only.)",
     "",
     "Requests (Ctrl+C to stop):",
   ];
@@ -126,6 +145,7 @@ function parse() {
       "non-admin-token": { type: "string", multiple: true },
       workspace: { type: "string", multiple: true },
       "replication-delay": { type: "string" },
+      stack: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,

@@ -10,6 +10,7 @@
 import { randomUUID } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { parseArgs } from "node:util";
 import { generate } from "selfsigned";
 import { TOKEN_EXCHANGE_AUDIENCE } from "../../rules/federated";
 import { type ManagedIdentity, TenantEmulator } from "./tenantEmulator";
@@ -18,7 +19,26 @@ import { createEmulatorTls } from "./tls";
 const WORKSPACE_ID = "3f1c2b7a-9d4e-4b8a-a1c3-5e6f7a8b9c0d";
 const SUBJECT = "system:serviceaccount:crm:crm-sync";
 
+const USAGE = `Usage: npm run emulator:tenant [-- --help]
+
+Serves an emulated tenant on 127.0.0.1: Entra ID's token endpoint and Smartspace's chat and admin APIs over
+HTTPS, and App Service's managed identity endpoint over http, with workspace ${WORKSPACE_ID} (Sales) granted
+to one integration per credential mode. Writes an env file and the credentials readable only by you, prints
+the npm run verify command for each mode, and logs each request. Ctrl-C stops it and removes the files.
+`;
+
 async function main(): Promise<void> {
+  let help: boolean | undefined;
+  try {
+    help = parseArgs({ options: { help: { type: "boolean", short: "h" } }, strict: true }).values.help;
+  } catch (error) {
+    process.stderr.write(`emulator:tenant: ${(error as Error).message}\n\n${USAGE}`);
+    process.exit(2);
+  }
+  if (help) {
+    process.stdout.write(USAGE);
+    return;
+  }
   const tls = await createEmulatorTls();
   const dir = path.dirname(tls.caFile);
   const roles = ["Integrations"];
@@ -103,7 +123,7 @@ async function main(): Promise<void> {
       `  workspace ${WORKSPACE_ID} (Sales), granted to one integration per credential mode`,
       `  env file ${envFile}`,
       "",
-      "In another shell:",
+      "In another shell, in this checkout:",
       `  . ${envFile}`,
       `  npm run verify -- --tenant-id ${emulator.tenantId} --client-id ${secretApp.clientId} \\`,
       `    --client-secret-env SMARTSPACE_CLIENT_SECRET --smartspace-app-client-id ${emulator.smartspaceAppClientId} \\`,
