@@ -281,7 +281,21 @@ describe("verify", () => {
     it("lists the roles the token does hold", async () => {
       const result = await run({ token: tokenWithRoles(["Reader", "Admin"]) });
       assert.equal(result.code, ExitCode.RoleMissing);
-      assert.match(result.stderr, /holds "Reader", "Admin", expected "Integrations"/);
+      assert.match(
+        result.stderr,
+        /role: the token holds the app roles "Reader", "Admin", but not "Integrations", the value asked for by default/,
+      );
+    });
+
+    it("says a different role value was asked for, rather than that no role is assigned", async () => {
+      const result = await run({ token: tokenWithRoles(["Integrations"]), target: { roleValue: "Admin" } });
+      assert.equal(result.code, ExitCode.RoleMissing);
+      assert.match(
+        result.stderr,
+        /\[2\/3\] FAIL {2}role: the token holds the app role "Integrations", but not "Admin", the value asked for\n/,
+      );
+      assert.match(result.stderr, /fix: if "Admin" is not the Integrations role's value, pass --role-value/);
+      assert.doesNotMatch(result.stderr, /not assigned to this service principal/);
     });
   });
 

@@ -232,7 +232,7 @@ describe("verify CLI", () => {
       };
       const result = await cli({ argv: ["--stack", "dev", "--integration", "crm-sync"], outputs });
       assert.equal(result.code, ExitCode.RoleMissing);
-      assert.match(result.stderr, /expected "Smartspace\.Integrations"/);
+      assert.match(result.stderr, /but not "Smartspace\.Integrations", the value asked for\n/);
     });
 
     it("exits 2 naming the known integrations when the name is wrong", async () => {

@@ -545,17 +545,31 @@ export async function verify(target: VerifyTarget, deps: VerifyDeps): Promise<Ex
     appId: claims.appid ?? claims.azp,
     tenantId: claims.tid,
   };
-  if (!roles.includes(roleValue)) {
+  if (roles.length === 0) {
     return reporter.failed(
       "role",
       ExitCode.RoleMissing,
       `the Integrations app role is not assigned to this service principal: the token's roles claim ` +
-        (roles.length === 0 ? "is empty" : `holds ${roles.map((r) => `"${r}"`).join(", ")}`) +
-        `, expected "${roleValue}"`,
+        `is empty, expected "${roleValue}"`,
       `assign the Smartspace app's Integrations role to the integration's service principal (pulumi up does; ` +
         `check Enterprise applications > <Smartspace app> > Users and groups); a new assignment can take a few ` +
-        `minutes to appear in tokens. If the role's value is not "${roleValue}", pass --role-value` +
+        `minutes to appear in tokens` +
         (target.credential.roleNote ? `. ${target.credential.roleNote}` : ""),
+      claimDetails,
+    );
+  }
+  if (!roles.includes(roleValue)) {
+    // The service principal holds a role, just not the value asked for: often the value asked for is wrong
+    // (--role-value, or a role whose value differs from its display name), not the assignment.
+    const held = roles.map((r) => `"${r}"`).join(", ");
+    return reporter.failed(
+      "role",
+      ExitCode.RoleMissing,
+      `the token holds the app role${roles.length === 1 ? "" : "s"} ${held}, but not "${roleValue}", the ` +
+        `value asked for${target.roleValue === undefined ? " by default" : ""}`,
+      `if "${roleValue}" is not the Integrations role's value, pass --role-value with its value (the stack ` +
+        `output smartspaceRoleValue; in stack mode it is the default); if it is, assign that role to the ` +
+        `integration's service principal (pulumi up assigns the role smartspace.roleName names)`,
       claimDetails,
     );
   }
