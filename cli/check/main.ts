@@ -6,6 +6,7 @@
  *
  * Exit codes: 0 valid; 1 the configuration or the program refused it (one line per problem); 2 usage.
  */
+import * as path from "node:path";
 import { Command, CommanderError, Option } from "commander";
 import { ConfigError, PROJECT, parseStackConfig } from "../../program/config";
 import { readStackConfig, StackFileError, type StackConfigFile } from "../stackFile";
@@ -146,7 +147,12 @@ export async function main(argv: readonly string[], io: CheckIo): Promise<number
   }
   const [stack] = program.args;
   const options = program.opts<{ stackFile?: string; json?: boolean }>();
-  const result = await checkStack(stack, { stackFile: options.stackFile });
+  // npm runs scripts in the project directory; a relative path means one from where the user typed it.
+  const stackFile =
+    options.stackFile === undefined
+      ? undefined
+      : path.resolve(process.env.INIT_CWD ?? process.cwd(), options.stackFile);
+  const result = await checkStack(stack, { stackFile });
   if (options.json) {
     io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   } else if (result.valid) {
