@@ -133,14 +133,14 @@ export function pinnedVersion(): string {
 export function locateCli(env: Readonly<Record<string, string | undefined>>, launcher?: string): PulumiCli {
   const pinned = pinnedVersion();
   const cacheDir = path.join(env.PULUMI_HOME || path.join(homedir(), ".pulumi"), "versions", pinned);
-  // The launcher honours PULUMI_VERSION; the pin must win, so that every machine runs the same CLI.
-  const pin = { PULUMI_VERSION: pinned };
   const override = env[CLI_OVERRIDE];
   if (override) {
     // As the launcher does: the language hosts installed beside the CLI must be found on PATH.
     const PATH = `${path.dirname(override)}${path.delimiter}${env.PATH ?? ""}`;
-    return { command: override, args: [], env: { ...pin, PATH }, pinnedVersion: pinned, cacheDir, override };
+    return { command: override, args: [], env: { PATH }, pinnedVersion: pinned, cacheDir, override };
   }
+  // The launcher honours PULUMI_VERSION; the pin must win, so that every machine runs the same CLI.
+  const pin = { PULUMI_VERSION: pinned };
   let script = launcher;
   if (script === undefined) {
     try {
