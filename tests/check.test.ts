@@ -7,7 +7,7 @@ import { parse, stringify } from "yaml";
 import { main } from "../cli/check/main";
 import { ConfigError, parseStackConfig } from "../program/config";
 import { fillPlaceholders, READER_OBJECT_ID, WORKSPACE_A } from "./support/fixtures";
-import { runProgram } from "./support/program";
+import { runProgram, toRawConfig } from "./support/program";
 
 const ROOT = path.resolve(__dirname, "..");
 const EXAMPLE = parse(readFileSync(path.join(ROOT, "Pulumi.dev.yaml"), "utf8")) as {
@@ -38,14 +38,8 @@ describe("npm run check", function () {
   const withKey = (key: string, value: unknown) => ({ ...filled(), [key]: value });
   /** The lines `pulumi preview` would print for this config, from the program's own validation. */
   const programProblems = (config: Record<string, unknown>): string[] => {
-    const raw = Object.fromEntries(
-      Object.entries(config).map(([key, value]) => [
-        key,
-        typeof value === "string" ? value : JSON.stringify(value),
-      ]),
-    );
     try {
-      parseStackConfig(raw, "dev");
+      parseStackConfig(toRawConfig(config), "dev");
     } catch (error) {
       if (error instanceof ConfigError) return [...error.problems];
       throw error;
@@ -94,11 +88,7 @@ describe("npm run check", function () {
     const planned = [...json.plan.shared, ...json.plan.integrations]
       .flatMap((group: { resources: { urn: string }[] }) => group.resources.map((resource) => resource.urn))
       .sort();
-    const run = await runProgram(
-      Object.fromEntries(
-        Object.entries(filled()).map(([key, value]) => [key.replace(/^smartspace-integration:/, ""), value]),
-      ),
-    );
+    const run = await runProgram(filled());
     assert.deepEqual(
       planned,
       run.resources

@@ -5,6 +5,7 @@ import * as path from "node:path";
 import { parse } from "yaml";
 import { parseStackConfig } from "../program/config";
 import { fillPlaceholders } from "./support/fixtures";
+import { toRawConfig } from "./support/program";
 
 const ROOT = path.resolve(__dirname, "..");
 
@@ -89,13 +90,7 @@ describe("npm scripts a newcomer runs", function () {
         rest.slice(0, -1).forEach((key) => (target = target[key] as Record<string, unknown>));
         target[rest.at(-1)!] = match[2];
       }
-      const raw = Object.fromEntries(
-        Object.entries(config).map(([key, value]) => [
-          key,
-          typeof value === "string" ? value : JSON.stringify(value),
-        ]),
-      );
-      const parsed = parseStackConfig(raw, "qa");
+      const parsed = parseStackConfig(toRawConfig(config), "qa");
       assert.equal(parsed.smartspace.adminApiUrl, url);
       const workspace = /workspace: +([0-9a-f-]{36}) /.exec(stdout)![1];
       assert.deepEqual(parsed.integrations[0].workspaces, [workspace]);
