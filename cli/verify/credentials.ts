@@ -112,7 +112,7 @@ export function secretCredential(clientSecret: string, origin: string): VerifyCr
           cause: `authentication failed: the client secret is wrong or expired (${brief})`,
           fix:
             "check secretExpiresOn in the stack outputs and that the secret is the current Key Vault version; " +
-            "rotate it (see README) if it expired or leaked",
+            "rotate it (docs/credentials.md) if it expired or leaked",
         };
       }
       return {

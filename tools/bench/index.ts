@@ -4,7 +4,7 @@
  *
  * Each sample is a fresh process (tools/bench/harness.js) that loads the program the way the Pulumi CLI
  * does, using the runtime options in Pulumi.yaml, under Pulumi's mocks. A benchmark, not a test: run it
- * on a quiet machine and record the figures in the README.
+ * on a quiet machine and record the figures in docs/development.md.
  *
  *   npm run bench                 # 1, 10, 50 and 100 integrations, plus 100 x 5 workspaces
  *   npm run bench -- --runs 5     # more samples per case (median is reported)
