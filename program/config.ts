@@ -41,8 +41,11 @@ export const DEFAULT_ROLE_NAME = "Integrations";
  */
 export const KNOWN_NAMESPACES: readonly string[] = [PROJECT, "azure-native", "azuread", "random", "pulumi"];
 
-/** A value left to fill in: `<what goes here>` as in Pulumi.dev.yaml, or an older example's all-zero GUID. */
-const PLACEHOLDER = /^(<[^<>]*>|00000000-0000-0000-0000-00000000[0-9a-f]{4})$/i;
+/**
+ * A value left to fill in: `<what goes here>`, as Pulumi.dev.yaml writes them. (The all-zero IDs of earlier
+ * examples stay valid GUIDs: refusing them would refuse configurations recorded from those releases.)
+ */
+const PLACEHOLDER = /^<[^<>]*>$/;
 
 /** Where to find the value of a key, for the placeholder message. Paths with list indices removed. */
 const WHERE_TO_FIND: Readonly<Record<string, string>> = {

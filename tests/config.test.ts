@@ -106,24 +106,6 @@ describe("configuration", () => {
       );
     });
 
-    it("refuses the all-zero IDs earlier examples used, which would otherwise pass as GUIDs", () => {
-      const found = problems(
-        baseConfig({
-          deployerObjectId: "00000000-0000-0000-0000-0000000000d1",
-          integrations: [{ name: "crm-sync", owners: ["00000000-0000-0000-0000-0000000000F1"] }],
-        }),
-      );
-      assert.equal(found.length, 2);
-      assert.match(
-        found[0],
-        /^smartspace-integration:integrations\[0\]\.owners\[0\] .*placeholder; fill in a user's or service principal's object ID/,
-      );
-      assert.match(
-        found[1],
-        /^smartspace-integration:deployerObjectId .*placeholder; fill in the deploy identity's object ID/,
-      );
-    });
-
     it("accepts ordinary GUIDs and strings that merely contain angle brackets", () => {
       const config = parseStackConfig(
         toRawConfig(
