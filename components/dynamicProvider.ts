@@ -13,13 +13,14 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import type * as pulumi from "@pulumi/pulumi";
+import type * as Providers from "../providers/index";
 
 const PROJECT_ROOT = path.join(__dirname, "..");
 /** This file, relative to the project: its shim is part of every provider's code. */
 const SHIM_SOURCE = path.relative(PROJECT_ROOT, __filename).split(path.sep).join("/");
 
-/** The exports of providers/index.ts: one provider per kind. */
-export type ProviderKind = "workspaceAccess";
+/** The exports of providers/index.ts, one provider per kind: the entry module is the one list of kinds. */
+export type ProviderKind = keyof typeof Providers;
 
 /**
  * A provider whose methods delegate to `providers/index.ts`'s `kind` export in the host. Its serialized

@@ -5,7 +5,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import type { KeyVaultCertificateInputs, KeyVaultCertificateOutputs } from "../providers/keyVaultCertificate";
-import { type ProviderKind, providerShim, providerVersion } from "./dynamicProvider";
+import { providerShim, providerVersion } from "./dynamicProvider";
 
 export { KeyVaultCertificateProvider } from "../providers/keyVaultCertificate";
 export type { KeyVaultCertificateInputs, KeyVaultCertificateOutputs } from "../providers/keyVaultCertificate";
@@ -35,12 +35,7 @@ export interface KeyVaultCertificateArgs {
   readonly issuedAfter?: pulumi.Input<string>;
 }
 
-// "keyVaultCertificate" is exported by providers/index.ts. It is not added to dynamicProvider.ts's
-// ProviderKind union on purpose: that file is hashed into every WorkspaceAccess grant's providerVersion, so
-// editing it would show each deployed grant as an update (see docs/credential-modes.md, "For maintainers").
-const provider = providerShim<KeyVaultCertificateInputs, KeyVaultCertificateOutputs>(
-  "keyVaultCertificate" as ProviderKind,
-);
+const provider = providerShim<KeyVaultCertificateInputs, KeyVaultCertificateOutputs>("keyVaultCertificate");
 
 /**
  * A Key Vault certificate version. Its ID is the versioned certificate identifier. Resource type
