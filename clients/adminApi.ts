@@ -16,7 +16,7 @@ import { z } from "zod";
 import { GUID } from "../rules/ids";
 import { normalizeEndpoint } from "../rules/urls";
 import { deployerCredential } from "./credentials";
-import { HTTP_DEFAULTS, HttpClient, HttpError, type HttpClientOptions } from "./http";
+import { HTTP_DEFAULTS, HttpClient, HttpError, type HttpClientOptions, scaledTimings } from "./http";
 
 export type PrincipalType = "ServicePrincipal" | "User" | "Group";
 export const PRINCIPAL_TYPES: readonly PrincipalType[] = ["ServicePrincipal", "User", "Group"];
@@ -67,23 +67,7 @@ export type AdminApiTimings = { -readonly [K in keyof typeof ADMIN_API_DEFAULTS]
 export function adminApiTimings(
   env: Readonly<Record<string, string | undefined>> = process.env,
 ): AdminApiTimings {
-  const raw = env[ADMIN_TIME_SCALE_ENV];
-  let scale = 1;
-  if (raw !== undefined && raw.trim() !== "") {
-    scale = Number(raw);
-    if (!Number.isFinite(scale) || scale <= 0 || scale > 100) {
-      throw new Error(
-        `${ADMIN_TIME_SCALE_ENV} must be a number greater than 0 and at most 100, got "${raw}"`,
-      );
-    }
-  }
-  const timings = { ...ADMIN_API_DEFAULTS } as AdminApiTimings;
-  for (const name of Object.keys(timings) as (keyof AdminApiTimings)[]) {
-    if (name !== "maxRetries" && name !== "maxResponseBytes") {
-      timings[name] = Math.max(1, Math.round(timings[name] * scale));
-    }
-  }
-  return timings;
+  return scaledTimings(ADMIN_API_DEFAULTS, ADMIN_TIME_SCALE_ENV, env, ["maxRetries", "maxResponseBytes"]);
 }
 
 /** `SMARTSPACE_ADMIN_TOKEN` when it is set at the time of the request, otherwise the deployer's credential. */

@@ -59,6 +59,33 @@ export const BODY_EXCERPT_LENGTH = 300;
 
 export type HttpTimings = { -readonly [K in keyof typeof HTTP_DEFAULTS]: number };
 
+/**
+ * A client's default timings multiplied by the number in environment variable `envName`, when it is set:
+ * tests and emulator demos shrink every timeout, deadline and backoff at once (0.01 turns two minutes into
+ * 1.2 s). Counts and sizes (`unscaled`) keep their values; a server's Retry-After is never scaled.
+ */
+export function scaledTimings<T extends Record<string, number>>(
+  defaults: T,
+  envName: string,
+  env: Readonly<Record<string, string | undefined>>,
+  unscaled: readonly (keyof T)[],
+): { -readonly [K in keyof T]: number } {
+  const raw = env[envName];
+  let scale = 1;
+  if (raw !== undefined && raw.trim() !== "") {
+    scale = Number(raw);
+    if (!Number.isFinite(scale) || scale <= 0 || scale > 100) {
+      throw new Error(`${envName} must be a number greater than 0 and at most 100, got "${raw}"`);
+    }
+  }
+  return Object.fromEntries(
+    Object.entries(defaults).map(([name, value]) => [
+      name,
+      unscaled.includes(name) ? value : Math.max(1, Math.round(value * scale)),
+    ]),
+  ) as { -readonly [K in keyof T]: number };
+}
+
 export interface HttpClientOptions extends Partial<HttpTimings> {
   /** Base URL (https), possibly with a path prefix (`https://host/api`), which is kept. */
   readonly baseUrl: string;

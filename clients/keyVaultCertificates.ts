@@ -20,7 +20,7 @@ import type {
   KeyVaultCertificate,
 } from "@azure/keyvault-certificates";
 import { deployerCredential } from "./credentials";
-import { excerpt } from "./http";
+import { excerpt, scaledTimings } from "./http";
 
 /** A pre-acquired bearer token for the Key Vault data plane (pipelines that already hold one; tests). */
 export const KEYVAULT_TOKEN_ENV = "SMARTSPACE_KEYVAULT_TOKEN";
@@ -130,21 +130,7 @@ function isLoopback(hostname: string): boolean {
 export function keyVaultTimings(
   env: Readonly<Record<string, string | undefined>> = process.env,
 ): KeyVaultTimings {
-  const raw = env[KEYVAULT_TIME_SCALE_ENV];
-  let scale = 1;
-  if (raw !== undefined && raw.trim() !== "") {
-    scale = Number(raw);
-    if (!Number.isFinite(scale) || scale <= 0 || scale > 100) {
-      throw new Error(
-        `${KEYVAULT_TIME_SCALE_ENV} must be a number greater than 0 and at most 100, got "${raw}"`,
-      );
-    }
-  }
-  const timings = { ...KEYVAULT_DEFAULTS } as KeyVaultTimings;
-  for (const key of Object.keys(timings) as (keyof KeyVaultTimings)[]) {
-    if (key !== "maxRetries") timings[key] = Math.max(1, Math.round(timings[key] * scale));
-  }
-  return timings;
+  return scaledTimings(KEYVAULT_DEFAULTS, KEYVAULT_TIME_SCALE_ENV, env, ["maxRetries"]);
 }
 
 /** `SMARTSPACE_KEYVAULT_TOKEN` when set at the time of the request, otherwise `fallback`. */

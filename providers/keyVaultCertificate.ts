@@ -29,6 +29,7 @@ import {
   PEM_CONTENT_TYPE,
 } from "../rules/certificates";
 import { MAX_ROTATION_DAYS, MIN_ROTATION_DAYS } from "../rules/rotation";
+import { checkInputs, UNKNOWN } from "./inputs";
 
 /** The resource's inputs as the provider receives them (after `check`). */
 export interface KeyVaultCertificateInputs {
@@ -72,8 +73,6 @@ export interface KeyVaultCertificateOutputs extends KeyVaultCertificateInputs {
   readonly latest: boolean;
 }
 
-/** The SDK's placeholder for a value not known until apply. */
-const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 /** Tags the provider sets on each version, so that a version issued but never recorded can be recognized. */
 const SLOT_TAG = "rotation-slot";
 const GENERATION_TAG = "rotation-generation";
@@ -181,16 +180,9 @@ export class KeyVaultCertificateProvider implements pulumi.dynamic.ResourceProvi
     news: KeyVaultCertificateInputs,
   ): Promise<pulumi.dynamic.CheckResult<KeyVaultCertificateInputs>> {
     const raw = news as unknown as Record<string, unknown>;
-    const failures: pulumi.dynamic.CheckFailure[] = [];
-    const inputs: Record<string, unknown> = {};
-    for (const name of [...REPLACE_ON, ...UPDATE_ON]) {
-      const value = raw[name];
-      const problem = value === UNKNOWN ? undefined : CHECKS[name](value);
-      if (problem !== undefined) {
-        failures.push({ property: name, reason: `${name} ${problem}` });
-      }
-      inputs[name] = name === "vaultUrl" ? normalizeVaultUrl(value) : value;
-    }
+    const { inputs, failures } = checkInputs(raw, CHECKS, (name, value) =>
+      name === "vaultUrl" ? normalizeVaultUrl(value) : value,
+    );
     if (raw.issuedAfter !== undefined) {
       const problem = [raw.issuedAfter, inputs.vaultUrl, inputs.certificateName].includes(UNKNOWN)
         ? undefined

@@ -15,6 +15,7 @@ import {
   type PrincipalType,
 } from "../clients/adminApi";
 import { GUID } from "../rules/ids";
+import { checkInputs, UNKNOWN } from "./inputs";
 import { API_SCOPE } from "../rules/scopes";
 import { endpointProblem, normalizeEndpoint } from "../rules/urls";
 
@@ -43,8 +44,6 @@ function providerOf(props: object): unknown {
   return (props as Record<string, unknown>)[PROVIDER_KEY];
 }
 
-/** The SDK's placeholder for a value not known until apply (`pulumi.runtime.unknownValue`). */
-const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 const MAX_DISPLAY_NAME = 256;
 
 /** Changing these addresses a different grant (or a different Smartspace), so the grant is replaced. */
@@ -147,16 +146,7 @@ export class WorkspaceAccessProvider implements pulumi.dynamic.ResourceProvider<
   ): Promise<pulumi.dynamic.CheckResult<WorkspaceAccessInputs>> {
     const raw: Record<string, unknown> = { ...news };
     raw.principalType ??= "ServicePrincipal";
-    const failures: pulumi.dynamic.CheckFailure[] = [];
-    const inputs: Record<string, unknown> = {};
-    for (const name of [...REPLACE_ON, ...UPDATE_ON]) {
-      const value = raw[name];
-      const problem = value === UNKNOWN ? undefined : CHECKS[name](value);
-      if (problem !== undefined) {
-        failures.push({ property: name, reason: `${name} ${problem}` });
-      }
-      inputs[name] = normalize(name, value);
-    }
+    const { inputs, failures } = checkInputs(raw, CHECKS, normalize);
     return { inputs: inputs as unknown as WorkspaceAccessInputs, failures };
   }
 
