@@ -54,7 +54,7 @@ describe("project files", () => {
     });
   }
 
-  it("docs grant each credential type's roles once, in the operating guide, where credential-modes.md links", () => {
+  it("docs grant each credential type's roles in the bootstrap, list them in permissions.md, and link from modes", () => {
     const guide = readFileSync(path.join(ROOT, "docs", "operations.md"), "utf8");
     const section = (heading: string) => {
       const start = guide.indexOf(`\n### ${heading}\n`);
@@ -75,7 +75,12 @@ describe("project files", () => {
     assert.match(deploy, /Federated integrations need nothing in Key Vault/);
     const readOnly = section("3. Read-only identity");
     assert.ok(readOnly.includes("21090545-7ca7-4776-b22c-e363652d74d2"), "Key Vault Reader for refresh");
+    const permissions = readFileSync(path.join(ROOT, "docs", "permissions.md"), "utf8").replace(/\s+/g, " ");
+    for (const role of ["Key Vault Certificate Issuer", "Managed Identity Contributor", "Key Vault Reader"]) {
+      assert.ok(permissions.includes(role), `permissions.md names ${role}`);
+    }
     const modes = readFileSync(path.join(ROOT, "docs", "credential-modes.md"), "utf8");
+    assert.match(modes, /\(permissions\.md#credential-types\)/);
     assert.match(modes, /\(operations\.md#2-deploy-identity\)/);
     assert.match(modes, /\(operations\.md#3-read-only-identity\)/);
     assert.doesNotMatch(modes, /a4417e6f|e40ec5ca|21090545|vaults\/certificates\//, "not repeated");
