@@ -287,9 +287,18 @@ const CREDENTIAL_SHAPES: readonly RegExp[] = [
  * from `text`. The project's only redaction routine: HTTP errors, `verify` and the emulators all use it.
  */
 export function redact(text: string, secrets: readonly string[] = []): string {
-  const forms = secrets.filter((secret) => secret.length > 0).flatMap(secretForms);
-  // Longest first, so that a secret containing another is removed whole.
-  forms.sort((a, b) => b.length - a.length);
+  return redactForms(text, spellingsOf(secrets));
+}
+
+/** Every spelling of every non-empty secret, longest first, so that a secret containing another goes whole. */
+function spellingsOf(secrets: readonly string[]): string[] {
+  return secrets
+    .filter((secret) => secret.length > 0)
+    .flatMap(secretForms)
+    .sort((a, b) => b.length - a.length);
+}
+
+function redactForms(text: string, forms: readonly string[]): string {
   let result = text;
   for (const form of forms) {
     result = result.split(form).join(REDACTED);
@@ -308,15 +317,11 @@ export function redact(text: string, secrets: readonly string[] = []): string {
  * excerpt is whole when redacted, so no prefix of it survives the second cut.
  */
 export function excerpt(text: string, secrets: readonly string[] = [], max = BODY_EXCERPT_LENGTH): string {
-  const margin = Math.max(
-    64,
-    ...secrets
-      .filter((s) => s !== "")
-      .flatMap(secretForms)
-      .map((form) => form.length),
-  );
+  const forms = spellingsOf(secrets);
+  // The longest spelling comes first.
+  const margin = Math.max(64, forms[0]?.length ?? 0);
   const window = text.length > max + margin ? text.slice(0, max + margin) : text;
-  const flat = redact(window, secrets).replace(/\s+/g, " ").trim();
+  const flat = redactForms(window, forms).replace(/\s+/g, " ").trim();
   return flat.length <= max && window.length === text.length ? flat : `${flat.slice(0, max - 1)}…`;
 }
 
