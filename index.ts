@@ -63,26 +63,26 @@ export = async (options: ProgramOptions = {}) => {
     tenantId: client.tenantId,
   });
 
-  const deployed = config.integrations.map(
-    (integration) =>
-      new SmartspaceIntegration(integration.name, {
-        displayName: integration.displayName,
-        smartspaceServicePrincipalObjectId: smartspace.servicePrincipalObjectId,
-        appRoleId: smartspace.appRoleId,
-        tenantId: client.tenantId,
-        owners: [...integration.owners],
-        deployerObjectId,
-        credential: integration.credential,
-        vault: {
-          resourceGroupName: vault.resourceGroupName,
-          vaultName: vault.vaultName,
-          subscriptionId: vault.subscriptionId,
-          vaultUri: vault.vaultUri,
-        },
-        workspaces: integration.workspaces,
-        adminApi,
-      }),
-  );
+  const deployed = config.integrations.map((integration) => ({
+    integration,
+    component: new SmartspaceIntegration(integration.name, {
+      displayName: integration.displayName,
+      smartspaceServicePrincipalObjectId: smartspace.servicePrincipalObjectId,
+      appRoleId: smartspace.appRoleId,
+      tenantId: client.tenantId,
+      owners: [...integration.owners],
+      deployerObjectId,
+      credential: integration.credential,
+      vault: {
+        resourceGroupName: vault.resourceGroupName,
+        vaultName: vault.vaultName,
+        subscriptionId: vault.subscriptionId,
+        vaultUri: vault.vaultUri,
+      },
+      workspaces: integration.workspaces,
+      adminApi,
+    }),
+  }));
 
   const alerts =
     config.alerts === undefined
@@ -98,11 +98,11 @@ export = async (options: ProgramOptions = {}) => {
           actionGroupIds: config.alerts.actionGroupIds,
           existingSystemTopicId: config.alerts.systemTopicId,
           integrations: Object.fromEntries(
-            deployed.map((integration, index) => [
-              config.integrations[index].name,
+            deployed.map(({ integration, component }) => [
+              integration.name,
               {
-                keyVaultObjectNames: integration.keyVaultObjectNames,
-                rotationDays: renewalDays(config.integrations[index].credential),
+                keyVaultObjectNames: component.keyVaultObjectNames,
+                rotationDays: renewalDays(integration.credential),
               },
             ]),
           ),
@@ -114,7 +114,7 @@ export = async (options: ProgramOptions = {}) => {
      * Vault URIs, certificate thumbprints, federated subjects, the managed identity). Never a secret value.
      */
     integrations: Object.fromEntries(
-      deployed.map((integration, index) => [config.integrations[index].name, integration.outputs]),
+      deployed.map(({ integration, component }) => [integration.name, component.outputs]),
     ) as Record<string, SmartspaceIntegration["outputs"]>,
     keyVaultId: vault.vaultId,
     keyVaultUri: vault.vaultUri,
